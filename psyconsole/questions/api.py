@@ -1,0 +1,361 @@
+"""The JSON API: public intake and tracking, plus every console action for staff.
+
+Views stay thin: they parse, call a service or selector, and shape the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from ninja import NinjaAPI, Router
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.parser import Parser
+from ninja.security import HttpBearer, SessionAuth
+
+from psyconsole.questions import selectors, services
+from psyconsole.questions.models import Draft, Question, Review, RiskLevel, Status
+from psyconsole.questions.schemas import (
+    AnnotationIn,
+    AnnotationOut,
+    ApproveIn,
+    AuditEventOut,
+    EditOut,
+    ErrorOut,
+    NoteIn,
+    QuestionCreatedOut,
+    QuestionDetailOut,
+    QuestionIn,
+    QuestionStatusOut,
+    QueueItemOut,
+    ReasonIn,
+    ReviewOut,
+    TextIn,
+    TokenIn,
+    TokenOut,
+)
+from psyconsole.questions.states import TransitionError
+
+TRACKING_CODE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+TOKEN_HOURS = 12
+
+
+class BodyError(ValueError):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class StrictJSONParser(Parser):
+    """JSON bodies only, UTF-8 only, and errors that say what is wrong."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        if request.content_type != "application/json":
+            raise BodyError(f"Content-Type must be application/json, not "
+                            f"{request.content_type or 'missing'}.", status=415)
+        try:
+            text = request.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BodyError("The request body is not valid UTF-8.") from exc
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BodyError(f"Malformed JSON: {exc.msg} at line {exc.lineno} column "
+                            f"{exc.colno}.") from exc
+
+
+class ApiTokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = services.user_for_api_token(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+STAFF_AUTH = [ApiTokenAuth(), SessionAuth()]
+
+api = NinjaAPI(
+    title="Psy-LLM console API",
+    version="1",
+    description=(
+        "Public intake and tracking for clients, and every console action for signed-in "
+        "staff (bearer token from POST /auth/token, or a console session with its CSRF "
+        "token). Replies reach a client only after a named professional approves them."
+    ),
+    parser=StrictJSONParser(),
+    urls_namespace="api",
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+)
+
+
+def _error(request: HttpRequest, status: int, detail: Any) -> HttpResponse:
+    return api.create_response(request, {"detail": detail}, status=status)
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    cause = exc.__cause__
+    if isinstance(cause, BodyError):
+        return _error(request, cause.status, str(cause))
+    return _error(request, exc.status_code, str(exc))
+
+
+@api.exception_handler(NinjaValidationError)
+def on_schema_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    # ninja names the body parameter in `loc`; clients only know the field names.
+    return _error(request, 422, [
+        {"loc": [part for part in e.get("loc", []) if part != "payload"],
+         "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors
+    ])
+
+
+@api.exception_handler(ValidationError)
+def on_service_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    if hasattr(exc, "message_dict"):
+        detail = [{"loc": ["body", field], "msg": " ".join(messages), "type": "value_error"}
+                  for field, messages in exc.message_dict.items()]
+    else:
+        detail = [{"loc": ["body"], "msg": " ".join(exc.messages), "type": "value_error"}]
+    return _error(request, 422, detail)
+
+
+@api.exception_handler(PermissionDenied)
+def on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return _error(request, 403, str(exc) or "Permission denied.")
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _error(request, 401, "Sign in first: send a bearer token from POST /auth/token.")
+
+
+@api.exception_handler(TransitionError)
+def on_conflict(request: HttpRequest, exc: TransitionError) -> HttpResponse:
+    return _error(request, 409, str(exc))
+
+
+@api.exception_handler(Question.DoesNotExist)
+def on_not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return _error(request, 404, "Not found.")
+
+
+ERRORS = {400: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut}
+STAFF_ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+
+
+# --- public: clients ---------------------------------------------------------------
+
+public = Router(tags=["clients"])
+
+
+def _status_out(question: Question) -> dict[str, Any]:
+    review = selectors.delivered_reply(question)
+    return {
+        "tracking_code": question.tracking_code,
+        "status": question.status,
+        "status_label": question.get_status_display(),
+        "received_at": question.created_at,
+        "reply": None if review is None else {
+            "text": review.final_text,
+            "approved_at": review.created_at,
+            "disclosure": settings.AI_DISCLOSURE,
+        },
+        "notice": settings.AI_DISCLOSURE,
+        "support_resources": settings.CRISIS_RESOURCES,
+    }
+
+
+def _by_tracking_code(code: str) -> Question:
+    if not TRACKING_CODE.match(code):
+        raise Question.DoesNotExist
+    return Question.objects.get(tracking_code=code)
+
+
+@public.post("/questions", response={201: QuestionCreatedOut, **ERRORS},
+             summary="Submit a question")
+def submit_question(request: HttpRequest, payload: QuestionIn) -> tuple[int, dict[str, Any]]:
+    """Screens the question for risk at once and queues it. A repeated `Idempotency-Key`
+    with the same body returns the first question instead of creating another."""
+    submission = services.do_submit_question(
+        payload.text, payload.contact, request.headers.get("Idempotency-Key"),
+    )
+    q = submission.question
+    return 201, {"id": q.pk, "tracking_code": q.tracking_code, "status": q.status}
+
+
+@public.get("/questions/{tracking_code}", response={200: QuestionStatusOut, 404: ErrorOut},
+            summary="Track a question and read its approved reply")
+def track_question(request: HttpRequest, tracking_code: str) -> dict[str, Any]:
+    return _status_out(_by_tracking_code(tracking_code))
+
+
+@public.post("/questions/{tracking_code}/withdraw",
+             response={200: QuestionStatusOut, 404: ErrorOut, 409: ErrorOut},
+             summary="Withdraw a question")
+def withdraw_question(request: HttpRequest, tracking_code: str) -> dict[str, Any]:
+    return _status_out(services.do_withdraw(_by_tracking_code(tracking_code)))
+
+
+@public.post("/auth/token", response={200: TokenOut, 401: ErrorOut, **ERRORS},
+             summary="Get a bearer token for the console API", tags=["staff"])
+def issue_token(request: HttpRequest, payload: TokenIn) -> Any:
+    user = authenticate(request, username=payload.username, password=payload.password)
+    if user is None or not user.has_perm("questions.claim_question"):
+        return 401, {"detail": "Wrong username or password, or not a console user."}
+    return {"token": services.do_issue_api_token(user, TOKEN_HOURS),
+            "expires_in_hours": TOKEN_HOURS}
+
+
+# --- staff: the console ------------------------------------------------------------
+
+console = Router(tags=["console"], auth=STAFF_AUTH)
+
+
+def _user_label(user: Any) -> str | None:
+    return None if user is None else (user.get_full_name() or user.get_username())
+
+
+def _draft_out(draft: Draft) -> dict[str, Any]:
+    return {
+        "id": draft.pk, "text": draft.text, "model_version": draft.model_version.name,
+        "prompt_version": draft.prompt_version, "passages": draft.passages,
+        "findings": draft.findings, "timings": draft.timings,
+        "prompt_tokens": draft.prompt_tokens, "completion_tokens": draft.completion_tokens,
+        "created_at": draft.created_at,
+    }
+
+
+def _review_out(review: Review) -> dict[str, Any]:
+    return {
+        "id": review.pk, "decision": review.decision, "reviewer": _user_label(review.reviewer),
+        "final_text": review.final_text, "reason": review.reason,
+        "created_at": review.created_at, "audited_by": _user_label(review.audited_by),
+        "audited_at": review.audited_at,
+    }
+
+
+def _detail_out(request: HttpRequest, question_id: int) -> dict[str, Any]:
+    services.check_can(request.user, "questions.view_question")
+    q = selectors.question_for_staff(question_id)
+    return {
+        "id": q.pk, "tracking_code": q.tracking_code, "text": q.text,
+        "contact": q.contact if selectors.can_see_contact(request.user) else None,
+        "status": q.status, "risk_level": q.risk_level, "risk_factors": q.risk_factors,
+        "priority": q.priority, "created_at": q.created_at,
+        "claimed_by": _user_label(q.claimed_by), "claim_expires_at": q.claim_expires_at,
+        "current_reply": services.current_reply_text(q),
+        "drafts": [_draft_out(d) for d in q.drafts.all()],
+        "reviews": [_review_out(r) for r in q.reviews.all()],
+    }
+
+
+def _question(question_id: int) -> Question:
+    return Question.objects.get(pk=question_id)
+
+
+@console.get("/queue", response={200: list[QueueItemOut], **STAFF_ERRORS},
+             summary="List open questions, most urgent first")
+def list_queue(request: HttpRequest, status: Status | None = None,
+               risk_level: RiskLevel | None = None) -> list[dict[str, Any]]:
+    services.check_can(request.user, "questions.view_question")
+    return [
+        {"id": q.pk, "status": q.status, "risk_level": q.risk_level, "priority": q.priority,
+         "excerpt": q.text[:160], "created_at": q.created_at,
+         "claimed_by": _user_label(q.claimed_by), "claim_expires_at": q.claim_expires_at,
+         "has_draft": q.has_draft}
+        for q in selectors.queue(status=status, risk_level=risk_level)[:500]
+    ]
+
+
+@console.get("/questions/{question_id}", response={200: QuestionDetailOut, **STAFF_ERRORS},
+             summary="A question with its drafts, sources and reviews")
+def question_detail(request: HttpRequest, question_id: int) -> dict[str, Any]:
+    return _detail_out(request, question_id)
+
+
+@console.post("/questions/{question_id}/claim",
+              response={200: QuestionDetailOut, **STAFF_ERRORS}, summary="Claim for review")
+def claim(request: HttpRequest, question_id: int) -> dict[str, Any]:
+    services.do_claim(_question(question_id), request.user)
+    return _detail_out(request, question_id)
+
+
+@console.post("/questions/{question_id}/release",
+              response={200: QuestionDetailOut, **STAFF_ERRORS}, summary="Release a claim")
+def release(request: HttpRequest, question_id: int) -> dict[str, Any]:
+    services.do_release(_question(question_id), request.user)
+    return _detail_out(request, question_id)
+
+
+@console.post("/questions/{question_id}/edits", response={201: EditOut, **STAFF_ERRORS},
+              summary="Save an edit of the reply")
+def save_edit(request: HttpRequest, question_id: int, payload: TextIn) -> Any:
+    edit = services.do_save_edit(_question(question_id), request.user, payload.text)
+    return 201, {"id": edit.pk, "question_id": question_id, "created_at": edit.created_at}
+
+
+@console.post("/questions/{question_id}/approve",
+              response={200: ReviewOut, **STAFF_ERRORS},
+              summary="Approve the reply and deliver it to the client")
+def approve(request: HttpRequest, question_id: int, payload: ApproveIn | None = None) -> Any:
+    text = payload.text if payload is not None else None
+    return _review_out(services.do_approve(_question(question_id), request.user, text))
+
+
+@console.post("/questions/{question_id}/reject", response={200: ReviewOut, **STAFF_ERRORS},
+              summary="Close without a reply")
+def reject(request: HttpRequest, question_id: int, payload: ReasonIn) -> Any:
+    return _review_out(services.do_reject(_question(question_id), request.user, payload.reason))
+
+
+@console.post("/questions/{question_id}/escalate", response={200: ReviewOut, **STAFF_ERRORS},
+              summary="Escalate to a supervisor")
+def escalate(request: HttpRequest, question_id: int, payload: ReasonIn) -> Any:
+    return _review_out(services.do_escalate(_question(question_id), request.user,
+                                            payload.reason))
+
+
+@console.post("/questions/{question_id}/redraft", response={202: ErrorOut, **STAFF_ERRORS},
+              summary="Ask the worker for a new draft")
+def redraft(request: HttpRequest, question_id: int) -> Any:
+    services.do_request_redraft(_question(question_id), request.user)
+    return 202, {"detail": "A new draft has been queued."}
+
+
+@console.get("/questions/{question_id}/audit", response={200: list[AuditEventOut],
+             **STAFF_ERRORS}, summary="The question's audit trail (supervisors)")
+def audit_trail(request: HttpRequest, question_id: int) -> list[dict[str, Any]]:
+    services.check_can(request.user, "questions.audit_reply")
+    return [
+        {"id": e.pk, "actor": e.actor_label, "action": e.action, "from_state": e.from_state,
+         "to_state": e.to_state, "reason": e.reason, "created_at": e.created_at}
+        for e in selectors.audit_trail(_question(question_id))
+    ]
+
+
+@console.post("/reviews/{review_id}/annotations",
+              response={201: AnnotationOut, **STAFF_ERRORS}, summary="Annotate a review")
+def annotate(request: HttpRequest, review_id: int, payload: AnnotationIn) -> Any:
+    review = get_object_or_404(Review, pk=review_id)
+    annotation = services.do_annotate(review, request.user, **payload.dict())
+    return 201, {"id": annotation.pk, "review_id": review.pk}
+
+
+@console.post("/reviews/{review_id}/audit", response={200: ReviewOut, **STAFF_ERRORS},
+              summary="Record a supervisor's audit of an approved reply")
+def audit_review(request: HttpRequest, review_id: int, payload: NoteIn) -> Any:
+    review = get_object_or_404(Review, pk=review_id)
+    return _review_out(services.do_audit(review, request.user, payload.note))
+
+
+api.add_router("/", public)
+api.add_router("/console", console)

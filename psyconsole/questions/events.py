@@ -1,0 +1,50 @@
+"""Live pushes to the console over Channels, sent only after the transaction commits.
+
+A push is a hint that something changed; the database stays the truth, and the console
+re-reads it. A push that cannot be sent (Redis down) is logged and dropped, never
+allowed to undo or block the change that caused it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+QUEUE_GROUP = "console.queue"
+ALERTS_GROUP = "console.alerts"
+
+
+def question_group(question_id: int) -> str:
+    return f"console.question.{question_id}"
+
+
+def _send(group: str, message: dict[str, Any]) -> None:
+    try:
+        from psyconsole.embedded_redis import ensure_configured_redis
+
+        ensure_configured_redis()
+        async_to_sync(get_channel_layer().group_send)(group, message)
+    except Exception:
+        logger.warning("Could not push %s to %s", message.get("event"), group, exc_info=True)
+
+
+def send_on_commit(group: str, event: str, **payload: Any) -> None:
+    message = {"type": "console.event", "event": event, **payload}
+    transaction.on_commit(lambda: _send(group, message))
+
+
+def question_changed(question_id: int, status: str, risk_level: str) -> None:
+    payload = {"question_id": question_id, "status": status, "risk_level": risk_level}
+    send_on_commit(QUEUE_GROUP, "question.changed", **payload)
+    send_on_commit(question_group(question_id), "question.changed", **payload)
+
+
+def crisis_alert(question_id: int, risk_level: str) -> None:
+    send_on_commit(ALERTS_GROUP, "crisis.alert", question_id=question_id, risk_level=risk_level)
+

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from psyconsole.questions import roles, services
+from psyconsole.questions.models import Question
+
+DEMO_USERS = [
+    ("counsellor", "Casey", "Counsellor", roles.COUNSELLOR),
+    ("supervisor", "Sam", "Supervisor", roles.SUPERVISOR),
+    ("admin", "Ada", "Admin", roles.ADMIN),
+]
+
+
+class Command(BaseCommand):
+    help = ("Creates demo users of each role (printing their passwords once), submits the "
+            "sample questions and builds the retrieval index. Safe to run again.")
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--questions", type=Path,
+                            default=settings.BASE_DIR / "fixtures" / "demo_questions.json")
+        parser.add_argument("--no-index", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        roles.ensure_roles()
+        if not options["no_index"]:
+            call_command("build_index", no_progress=True, stdout=self.stdout)
+        User = get_user_model()
+        self.stdout.write("Demo logins (shown once; rerun seed_demo to reset them):")
+        for username, first, last, role in DEMO_USERS:
+            user, _ = User.objects.get_or_create(username=username)
+            password = secrets.token_urlsafe(12)
+            user.first_name, user.last_name = first, last
+            user.is_staff = role == roles.ADMIN
+            user.is_superuser = False
+            user.set_password(password)
+            user.save()
+            user.groups.set([Group.objects.get(name=role)])
+            self.stdout.write(f"  {role:<11} username: {username:<11} password: {password}")
+
+        if Question.objects.exists():
+            self.stdout.write("Sample questions already present; not adding more.")
+            return
+        samples = json.loads(options["questions"].read_text(encoding="utf-8"))
+        for sample in samples:
+            services.do_submit_question(sample["text"], sample.get("contact"))
+        self.stdout.write(f"Submitted {len(samples)} sample questions.")

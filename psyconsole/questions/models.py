@@ -1,0 +1,254 @@
+"""The question workflow's data. `status` is only ever written by `states.py`."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def new_tracking_code() -> str:
+    # 24 random bytes: 192 bits, URL-safe, 32 characters.
+    return secrets.token_urlsafe(24)
+
+
+class RiskLevel(models.TextChoices):
+    NONE = "none", "None"
+    LOW = "low", "Low"
+    MODERATE = "moderate", "Moderate"
+    HIGH = "high", "High"
+    IMMINENT = "imminent", "Imminent"
+
+
+RISK_ORDER = [RiskLevel.NONE, RiskLevel.LOW, RiskLevel.MODERATE, RiskLevel.HIGH,
+              RiskLevel.IMMINENT]
+
+
+def risk_at_least(level: str, floor: str) -> bool:
+    return RISK_ORDER.index(RiskLevel(level)) >= RISK_ORDER.index(RiskLevel(floor))
+
+
+class Status(models.TextChoices):
+    RECEIVED = "received", "Received"
+    SCREENED = "screened", "Screened"
+    DRAFTING = "drafting", "Drafting"
+    DRAFTED = "drafted", "Drafted"
+    IN_REVIEW = "in_review", "In review"
+    APPROVED = "approved", "Approved"
+    DELIVERED = "delivered", "Delivered"
+    REJECTED = "rejected", "Rejected"
+    ESCALATED = "escalated", "Escalated"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class Question(models.Model):
+    tracking_code = models.CharField(max_length=64, unique=True, default=new_tracking_code,
+                                     editable=False)
+    text = models.TextField()
+    contact = models.CharField(max_length=254, blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED,
+                              editable=False)
+    risk_level = models.CharField(max_length=16, choices=RiskLevel.choices,
+                                  default=RiskLevel.NONE)
+    risk_factors = models.JSONField(default=list, blank=True)
+    priority = models.PositiveSmallIntegerField(default=0)
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="claimed_questions")
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
+    drafting_lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-priority", "created_at"]
+        indexes = [
+            models.Index(fields=["status", "-priority", "created_at"], name="question_queue_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(text=""), name="question_text_not_empty"),
+            models.CheckConstraint(
+                condition=Q(claimed_by__isnull=True) | Q(claim_expires_at__isnull=False),
+                name="question_claim_has_lease",
+            ),
+        ]
+        permissions = [
+            ("claim_question", "Can claim, edit and release questions"),
+            ("approve_reply", "Can approve, reject and escalate replies"),
+            ("audit_reply", "Can audit approved replies and read the audit log"),
+            ("view_contact", "Can see a client's contact details"),
+            ("export_annotations", "Can export annotated pairs for retraining"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Question #{self.pk} ({self.status}, risk {self.risk_level})"
+
+    @property
+    def is_risky(self) -> bool:
+        return risk_at_least(self.risk_level, RiskLevel.MODERATE)
+
+
+class Draft(models.Model):
+    """One model-written candidate reply, with everything needed to reproduce it."""
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="drafts")
+    model_version = models.ForeignKey("inference.ModelVersion", on_delete=models.PROTECT,
+                                      related_name="drafts")
+    text = models.TextField(help_text="The draft as shown to the counsellor.")
+    raw_text = models.TextField(help_text="Exactly what the model generated.")
+    prompt = models.JSONField(help_text="The exact chat messages sent to the model.")
+    prompt_version = models.CharField(max_length=32)
+    passages = models.JSONField(default=list, help_text="Retrieved passages with scores.")
+    findings = models.JSONField(default=list, help_text="What post-processing changed, and why.")
+    timings = models.JSONField(default=dict)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["question", "-created_at"], name="draft_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"Draft #{self.pk} for question #{self.question_id}"
+
+
+class ReplyEdit(models.Model):
+    """A counsellor's saved working copy of the reply; the newest one is current."""
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="edits")
+    based_on = models.ForeignKey(Draft, null=True, blank=True, on_delete=models.SET_NULL)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Edit #{self.pk} of question #{self.question_id}"
+
+
+class Review(models.Model):
+    class Decision(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        ESCALATED = "escalated", "Escalated"
+
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="reviews")
+    draft = models.ForeignKey(Draft, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                 related_name="reviews")
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    final_text = models.TextField(blank=True)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    audited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="audits")
+    audited_at = models.DateTimeField(null=True, blank=True)
+    audit_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["question"],
+                condition=Q(decision="approved"),
+                name="one_approved_reply_per_question",
+            ),
+            models.CheckConstraint(
+                condition=~Q(decision="approved") | ~Q(final_text=""),
+                name="approved_reply_has_text",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()} review of question #{self.question_id}"
+
+
+class Annotation(models.Model):
+    """A reviewer's judgement of a draft, kept for retraining and evaluation."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="annotations")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    helpfulness = models.PositiveSmallIntegerField(null=True, blank=True)
+    relevance = models.PositiveSmallIntegerField(null=True, blank=True)
+    empathy = models.PositiveSmallIntegerField(null=True, blank=True)
+    safety = models.PositiveSmallIntegerField(null=True, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    (Q(helpfulness__isnull=True) | Q(helpfulness__gte=1, helpfulness__lte=5))
+                    & (Q(relevance__isnull=True) | Q(relevance__gte=1, relevance__lte=5))
+                    & (Q(empathy__isnull=True) | Q(empathy__gte=1, empathy__lte=5))
+                    & (Q(safety__isnull=True) | Q(safety__gte=1, safety__lte=5))
+                ),
+                name="annotation_ratings_1_to_5",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Annotation #{self.pk} of review #{self.review_id}"
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class AuditEvent(models.Model):
+    """An append-only record of one action. Rows are never updated or deleted."""
+
+    question = models.ForeignKey(Question, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="audit_events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="audit_events")
+    actor_label = models.CharField(max_length=64, help_text="Who acted: a username, "
+                                   "'client', 'screener' or 'worker'.")
+    action = models.CharField(max_length=32)
+    from_state = models.CharField(max_length=16, blank=True)
+    to_state = models.CharField(max_length=16, blank=True)
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["question", "created_at"], name="audit_question_idx")]
+        default_permissions = ("add", "view")
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError("Audit events are append-only.")
+
+
+class ApiToken(models.Model):
+    """A bearer token for scripting the console API; only its hash is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"API token #{self.pk} of user #{self.user_id}"

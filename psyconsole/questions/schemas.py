@@ -1,0 +1,163 @@
+"""Request and response shapes of the JSON API (they also define the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ninja import Field, Schema
+from pydantic import StrictInt, StrictStr
+
+
+class ErrorOut(Schema):
+    detail: Any = Field(..., description="What is wrong: a message, or a list of field errors.")
+
+
+class QuestionIn(Schema):
+    text: StrictStr = Field(..., description="The client's question, 1 to 5,000 characters.",
+                            json_schema_extra={"minLength": 1, "maxLength": 5000})
+    contact: StrictStr | None = Field(None, description="Optional contact details. Only "
+                                      "supervisors can see them.",
+                                      json_schema_extra={"maxLength": 254})
+
+
+class QuestionCreatedOut(Schema):
+    id: int
+    tracking_code: str
+    status: str
+
+
+class ReplyOut(Schema):
+    text: str
+    approved_at: datetime
+    disclosure: str
+
+
+class QuestionStatusOut(Schema):
+    tracking_code: str
+    status: str
+    status_label: str
+    received_at: datetime
+    reply: ReplyOut | None
+    notice: str
+    support_resources: list[str]
+
+
+class TokenIn(Schema):
+    username: StrictStr
+    password: StrictStr
+
+
+class TokenOut(Schema):
+    token: str
+    token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
+    expires_in_hours: int
+
+
+class QueueItemOut(Schema):
+    id: int
+    status: str
+    risk_level: str
+    priority: int
+    excerpt: str
+    created_at: datetime
+    claimed_by: str | None
+    claim_expires_at: datetime | None
+    has_draft: bool
+
+
+class PassageOut(Schema):
+    chunk_id: int
+    score: float
+    article_title: str
+    url: str
+    heading: str
+    text: str
+
+
+class DraftOut(Schema):
+    id: int
+    text: str
+    model_version: str
+    prompt_version: str
+    passages: list[PassageOut]
+    findings: list[dict[str, Any]]
+    timings: dict[str, float]
+    prompt_tokens: int
+    completion_tokens: int
+    created_at: datetime
+
+
+class ReviewOut(Schema):
+    id: int
+    decision: str
+    reviewer: str
+    final_text: str
+    reason: str
+    created_at: datetime
+    audited_by: str | None
+    audited_at: datetime | None
+
+
+class QuestionDetailOut(Schema):
+    id: int
+    tracking_code: str
+    text: str
+    contact: str | None = Field(None, description="Only for users who may see contact details.")
+    status: str
+    risk_level: str
+    risk_factors: list[dict[str, Any]]
+    priority: int
+    created_at: datetime
+    claimed_by: str | None
+    claim_expires_at: datetime | None
+    current_reply: str
+    drafts: list[DraftOut]
+    reviews: list[ReviewOut]
+
+
+class TextIn(Schema):
+    text: StrictStr = Field(..., json_schema_extra={"minLength": 1, "maxLength": 20000})
+
+
+class ApproveIn(Schema):
+    text: StrictStr | None = Field(None, description="The final reply; omit to approve the "
+                                   "latest saved edit or draft as it stands.")
+
+
+class ReasonIn(Schema):
+    reason: StrictStr = Field(..., json_schema_extra={"minLength": 1, "maxLength": 2000})
+
+
+class NoteIn(Schema):
+    note: StrictStr = ""
+
+
+class AnnotationIn(Schema):
+    helpfulness: StrictInt | None = Field(None, ge=1, le=5)
+    relevance: StrictInt | None = Field(None, ge=1, le=5)
+    empathy: StrictInt | None = Field(None, ge=1, le=5)
+    safety: StrictInt | None = Field(None, ge=1, le=5)
+    tags: list[StrictStr] = Field(default_factory=list, max_length=20)
+    note: StrictStr = ""
+
+
+class AnnotationOut(Schema):
+    id: int
+    review_id: int
+
+
+class EditOut(Schema):
+    id: int
+    question_id: int
+    created_at: datetime
+
+
+class AuditEventOut(Schema):
+    id: int
+    actor: str
+    action: str
+    from_state: str
+    to_state: str
+    reason: str
+    created_at: datetime

@@ -1,0 +1,452 @@
+"""Services: every change to questions, drafts and reviews goes through here.
+
+`check_*` functions validate and raise ValidationError; `do_*` functions change
+state inside a transaction and queue side effects (tasks, pushes) on commit.
+Status changes are delegated to `states.transition`, the state machine's only writer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from psyconsole.questions import events, states
+from psyconsole.questions.models import (
+    Annotation,
+    ApiToken,
+    Draft,
+    Question,
+    ReplyEdit,
+    Review,
+    Status,
+)
+from psyconsole.questions.screening import screen
+from psyconsole.questions.states import Actor, TransitionError
+
+logger = logging.getLogger(__name__)
+
+MAX_CONTACT_CHARS = 254
+MAX_REASON_CHARS = 2000
+MAX_REPLY_CHARS = 20000
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+
+
+# --- checks -------------------------------------------------------------------------
+
+def check_text(value: object, *, field: str, max_chars: int, required: bool = True) -> str:
+    """Returns the cleaned text, or raises ValidationError saying what is wrong."""
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError({field: f"{field} must be a string."})
+    if "\x00" in value:
+        raise ValidationError({field: f"{field} must not contain NUL characters."})
+    cleaned = unicodedata.normalize("NFC", value).strip()
+    if required and not cleaned:
+        raise ValidationError({field: f"{field} must not be empty."})
+    if len(cleaned) > max_chars:
+        raise ValidationError({field: f"{field} must be at most {max_chars} characters "
+                                      f"(got {len(cleaned)})."})
+    return cleaned
+
+
+def check_question_text(value: object) -> str:
+    return check_text(value, field="text", max_chars=settings.QUESTION_MAX_CHARS)
+
+
+def check_contact(value: object) -> str:
+    return check_text(value, field="contact", max_chars=MAX_CONTACT_CHARS, required=False)
+
+
+def check_idempotency_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    key = value.strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY_CHARS or not key.isprintable():
+        raise ValidationError({"Idempotency-Key": "Idempotency-Key must be 1 to 255 printable "
+                                                  "characters."})
+    return key
+
+
+def check_can(user: AbstractBaseUser, permission: str) -> None:
+    if not user.is_authenticated or not user.has_perm(permission):
+        raise PermissionDenied(f"You do not have permission to do this ({permission}).")
+
+
+def check_holds_claim(question: Question, user: AbstractBaseUser) -> None:
+    if question.status != Status.IN_REVIEW:
+        raise TransitionError(f"Question #{question.pk} is {question.status}; only a question "
+                              "you have claimed for review can be changed.")
+    if question.claimed_by_id != user.pk:
+        raise TransitionError(f"Question #{question.pk} is claimed by someone else.")
+    if question.claim_expires_at and question.claim_expires_at < timezone.now():
+        raise TransitionError(f"Your claim on question #{question.pk} has expired; claim it "
+                              "again.")
+
+
+# --- intake -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Submission:
+    question: Question
+    created: bool
+
+
+def _fingerprint(text: str, contact: str) -> str:
+    return hashlib.sha256(f"{text}\x00{contact}".encode()).hexdigest()
+
+
+def do_submit_question(text: object, contact: object = None,
+                       idempotency_key: str | None = None) -> Submission:
+    """Stores, screens and queues a client question. Screening never uses the model."""
+    text = check_question_text(text)
+    contact = check_contact(contact)
+    key = check_idempotency_key(idempotency_key)
+    if key is not None:
+        # Keys are scoped by a hash of the body so one client's key never returns
+        # another client's question.
+        key = f"{key}:{_fingerprint(text, contact)}"
+        existing = Question.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            return Submission(existing, created=False)
+
+    result = screen(text)
+    try:
+        with transaction.atomic():
+            question = states.create_received(
+                actor=states.CLIENT, text=text, contact=contact, idempotency_key=key,
+            )
+            states.transition(
+                question, Status.SCREENED, states.SCREENER,
+                reason=f"risk {result.risk_level}",
+                data={"factors": [f.factor for f in result.factors]},
+                risk_level=result.risk_level, risk_factors=result.factors_as_json(),
+                priority=result.priority,
+            )
+            events.question_changed(question.pk, question.status, question.risk_level)
+            if result.is_crisis:
+                events.crisis_alert(question.pk, question.risk_level)
+            queue_draft(question.pk)
+    except IntegrityError:
+        # A concurrent request with the same idempotency key won the race.
+        if key is None:
+            raise
+        return Submission(Question.objects.get(idempotency_key=key), created=False)
+    logger.info("Question #%s received, risk %s", question.pk, question.risk_level)
+    return Submission(question, created=True)
+
+
+def queue_draft(question_id: int, *, redraft: bool = False) -> None:
+    """Queues drafting after commit. If the broker is down, the question simply waits in
+    the queue; counsellors can still claim and answer it."""
+    from psyconsole.questions.tasks import draft_question
+
+    def enqueue() -> None:
+        try:
+            from psyconsole.embedded_redis import ensure_configured_redis
+
+            ensure_configured_redis()
+            draft_question.delay(question_id, redraft=redraft)
+        except Exception:
+            logger.warning("Could not queue drafting for question #%s", question_id,
+                           exc_info=True)
+
+    transaction.on_commit(enqueue)
+
+
+def do_withdraw(question: Question) -> Question:
+    question = states.transition(question, Status.WITHDRAWN, states.CLIENT,
+                                 reason="withdrawn by the client", claimed_by=None,
+                                 claim_expires_at=None)
+    events.question_changed(question.pk, question.status, question.risk_level)
+    return question
+
+
+# --- drafting (the worker) ---------------------------------------------------------
+
+def do_generate_draft(question_id: int, *, redraft: bool = False) -> Draft | None:
+    """Drafts a reply for one question. Safe to call twice: a question that already
+    has a draft, or is being drafted under a live lease, is left alone."""
+    from inference.drafting import compose_draft
+    from inference.registry import ensure_model_version
+
+    question = Question.objects.filter(pk=question_id).first()
+    if question is None:
+        return None
+    now = timezone.now()
+    if (question.status == Status.DRAFTING and question.drafting_lease_expires_at
+            and question.drafting_lease_expires_at < now):
+        try:
+            states.transition(question, Status.SCREENED, states.WORKER,
+                              action="draft_lease_expired",
+                              reason="the previous drafting attempt did not finish",
+                              from_states={Status.DRAFTING},
+                              extra_condition=Q(drafting_lease_expires_at__lt=now),
+                              drafting_lease_expires_at=None)
+        except TransitionError:
+            return None
+    lease = now + timedelta(seconds=settings.DRAFT_LEASE_SECONDS)
+    startable = {Status.SCREENED, Status.DRAFTED} if redraft else {Status.SCREENED}
+    try:
+        states.transition(question, Status.DRAFTING, states.WORKER, from_states=startable,
+                          reason="redraft requested" if redraft else "",
+                          drafting_lease_expires_at=lease)
+    except TransitionError:
+        logger.info("Question #%s is not waiting for a draft; skipped", question_id)
+        return None
+    events.question_changed(question.pk, Status.DRAFTING, question.risk_level)
+
+    try:
+        composed = compose_draft(question.text, risky=question.is_risky)
+    except Exception:
+        with transaction.atomic():
+            try:
+                states.transition(question, Status.SCREENED, states.WORKER,
+                                  action="draft_failed", reason="drafting raised an error",
+                                  from_states={Status.DRAFTING},
+                                  extra_condition=Q(drafting_lease_expires_at=lease),
+                                  drafting_lease_expires_at=None)
+                events.question_changed(question.pk, Status.SCREENED, question.risk_level)
+            except TransitionError:
+                pass
+        raise
+
+    with transaction.atomic():
+        version = ensure_model_version(composed.model_name, "")
+        try:
+            states.transition(question, Status.DRAFTED, states.WORKER,
+                              from_states={Status.DRAFTING},
+                              extra_condition=Q(drafting_lease_expires_at=lease),
+                              data={"model_version": version.name},
+                              drafting_lease_expires_at=None)
+        except TransitionError:
+            logger.info("Question #%s changed while drafting; draft discarded", question_id)
+            return None
+        draft = Draft.objects.create(
+            question=question,
+            model_version=version,
+            text=composed.text,
+            raw_text=composed.raw_text,
+            prompt=composed.messages,
+            prompt_version=composed.prompt_version,
+            passages=[p.as_dict() for p in composed.passages],
+            findings=composed.findings,
+            timings=composed.timings,
+            prompt_tokens=composed.prompt_tokens,
+            completion_tokens=composed.completion_tokens,
+        )
+        events.question_changed(question.pk, Status.DRAFTED, question.risk_level)
+    return draft
+
+
+def do_request_redraft(question: Question, user: AbstractBaseUser) -> None:
+    check_can(user, "questions.claim_question")
+    if question.status not in (Status.SCREENED, Status.DRAFTED):
+        raise TransitionError(f"Question #{question.pk} is {question.status}; release it "
+                              "before asking for a new draft.")
+    states.record_event(question, Actor.of(user), "redraft_requested",
+                        from_state=question.status, to_state=question.status)
+    queue_draft(question.pk, redraft=question.status == Status.DRAFTED)
+
+
+# --- the console -------------------------------------------------------------------
+
+def _lease_end() -> timezone.datetime:
+    return timezone.now() + timedelta(seconds=settings.CLAIM_LEASE_SECONDS)
+
+
+def do_claim(question: Question, user: AbstractBaseUser) -> Question:
+    """Claims a question for review. A claim is a lease: it lapses if abandoned."""
+    check_can(user, "questions.claim_question")
+    actor = Actor.of(user)
+    now = timezone.now()
+    if question.status == Status.ESCALATED:
+        check_can(user, "questions.audit_reply")
+    if question.status == Status.IN_REVIEW:
+        # Renew our own claim, or take over one whose lease has lapsed.
+        with transaction.atomic():
+            previous = question.claimed_by_id
+            taken = Question.objects.filter(
+                Q(claimed_by=user) | Q(claim_expires_at__lt=now),
+                pk=question.pk, status=Status.IN_REVIEW,
+            ).update(claimed_by=user, claim_expires_at=_lease_end(), updated_at=now)
+            if not taken:
+                raise TransitionError(f"Question #{question.pk} is claimed by someone else.")
+            states.record_event(question, actor, "claim", from_state=Status.IN_REVIEW,
+                                to_state=Status.IN_REVIEW,
+                                reason="renewed" if previous == user.pk else "lapsed claim "
+                                "taken over")
+        question.refresh_from_db()
+        return question
+    question = states.transition(
+        question, Status.IN_REVIEW, actor, action="claim",
+        from_states={Status.SCREENED, Status.DRAFTED, Status.ESCALATED},
+        claimed_by=user, claim_expires_at=_lease_end(),
+    )
+    events.question_changed(question.pk, question.status, question.risk_level)
+    return question
+
+
+def do_release(question: Question, user: AbstractBaseUser, reason: str = "") -> Question:
+    check_can(user, "questions.claim_question")
+    check_holds_claim(question, user)
+    back_to = Status.DRAFTED if question.drafts.exists() else Status.SCREENED
+    question = states.transition(
+        question, back_to, Actor.of(user), action="release", reason=reason,
+        extra_condition=Q(claimed_by=user), claimed_by=None, claim_expires_at=None,
+    )
+    events.question_changed(question.pk, question.status, question.risk_level)
+    if back_to == Status.SCREENED:
+        queue_draft(question.pk)
+    return question
+
+
+def do_save_edit(question: Question, user: AbstractBaseUser, text: object) -> ReplyEdit:
+    check_can(user, "questions.claim_question")
+    text = check_text(text, field="text", max_chars=MAX_REPLY_CHARS)
+    with transaction.atomic():
+        question = Question.objects.select_for_update().get(pk=question.pk)
+        check_holds_claim(question, user)
+        edit = ReplyEdit.objects.create(question=question, author=user, text=text,
+                                        based_on=question.drafts.first())
+        states.record_event(question, Actor.of(user), "edit", from_state=question.status,
+                            to_state=question.status, data={"edit_id": edit.pk,
+                                                             "chars": len(text)})
+    return edit
+
+
+def current_reply_text(question: Question) -> str:
+    edit = question.edits.first()
+    if edit is not None:
+        return edit.text
+    draft = question.drafts.first()
+    return draft.text if draft is not None else ""
+
+
+def do_approve(question: Question, user: AbstractBaseUser, text: object = None) -> Review:
+    """A named professional approves the reply; it is then delivered to the client."""
+    check_can(user, "questions.approve_reply")
+    actor = Actor.of(user)
+    with transaction.atomic():
+        question = Question.objects.select_for_update().get(pk=question.pk)
+        check_holds_claim(question, user)
+        if text is not None:
+            do_save_edit(question, user, text)
+        final_text = check_text(current_reply_text(question), field="text",
+                                max_chars=MAX_REPLY_CHARS)
+        review = Review.objects.create(
+            question=question, draft=question.drafts.first(), reviewer=user,
+            decision=Review.Decision.APPROVED, final_text=final_text,
+        )
+        states.transition(question, Status.APPROVED, actor, action="approve",
+                          extra_condition=Q(claimed_by=user), data={"review_id": review.pk},
+                          claimed_by=None, claim_expires_at=None)
+        states.transition(question, Status.DELIVERED, states.SYSTEM, action="deliver",
+                          reason="published on the client's tracking page")
+        events.question_changed(question.pk, Status.DELIVERED, question.risk_level)
+    return review
+
+
+def _close_with_review(question: Question, user: AbstractBaseUser, decision: str,
+                       to_state: str, reason: object) -> Review:
+    reason = check_text(reason, field="reason", max_chars=MAX_REASON_CHARS)
+    with transaction.atomic():
+        question = Question.objects.select_for_update().get(pk=question.pk)
+        if question.status == Status.IN_REVIEW:
+            check_holds_claim(question, user)
+        review = Review.objects.create(question=question, draft=question.drafts.first(),
+                                       reviewer=user, decision=decision, reason=reason)
+        states.transition(question, to_state, Actor.of(user), action=decision, reason=reason,
+                          data={"review_id": review.pk}, claimed_by=None,
+                          claim_expires_at=None)
+        events.question_changed(question.pk, to_state, question.risk_level)
+    return review
+
+
+def do_reject(question: Question, user: AbstractBaseUser, reason: object) -> Review:
+    check_can(user, "questions.approve_reply")
+    return _close_with_review(question, user, Review.Decision.REJECTED, Status.REJECTED, reason)
+
+
+def do_escalate(question: Question, user: AbstractBaseUser, reason: object) -> Review:
+    check_can(user, "questions.claim_question")
+    review = _close_with_review(question, user, Review.Decision.ESCALATED, Status.ESCALATED,
+                                reason)
+    if question.is_risky:
+        events.crisis_alert(question.pk, question.risk_level)
+    return review
+
+
+def do_annotate(review: Review, user: AbstractBaseUser, *, helpfulness: int | None = None,
+                relevance: int | None = None, empathy: int | None = None,
+                safety: int | None = None, tags: list[str] | None = None,
+                note: object = "") -> Annotation:
+    check_can(user, "questions.claim_question")
+    if review.reviewer_id != user.pk and not user.has_perm("questions.audit_reply"):
+        raise PermissionDenied("Only the reviewer or a supervisor can annotate this review.")
+    ratings = {"helpfulness": helpfulness, "relevance": relevance, "empathy": empathy,
+               "safety": safety}
+    for name, value in ratings.items():
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or not 1 <= value <= 5):
+            raise ValidationError({name: f"{name} must be a whole number from 1 to 5."})
+    note = check_text(note, field="note", max_chars=MAX_REASON_CHARS, required=False)
+    tags = [check_text(t, field="tags", max_chars=50) for t in tags or []][:20]
+    with transaction.atomic():
+        annotation = Annotation.objects.create(review=review, author=user, tags=tags,
+                                               note=note, **ratings)
+        question = review.question
+        states.record_event(question, Actor.of(user), "annotate", from_state=question.status,
+                            to_state=question.status, data={"annotation_id": annotation.pk})
+    return annotation
+
+
+def do_audit(review: Review, user: AbstractBaseUser, note: object = "") -> Review:
+    check_can(user, "questions.audit_reply")
+    note = check_text(note, field="note", max_chars=MAX_REASON_CHARS, required=False)
+    if review.decision != Review.Decision.APPROVED:
+        raise ValidationError({"review": "Only approved replies are audited."})
+    with transaction.atomic():
+        updated = Review.objects.filter(pk=review.pk, audited_at__isnull=True).update(
+            audited_by=user, audited_at=timezone.now(), audit_note=note)
+        if not updated:
+            raise TransitionError(f"Review #{review.pk} has already been audited.")
+        question = review.question
+        states.record_event(question, Actor.of(user), "audit", from_state=question.status,
+                            to_state=question.status, reason=note,
+                            data={"review_id": review.pk})
+    review.refresh_from_db()
+    return review
+
+
+# --- API tokens ----------------------------------------------------------------------
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def do_issue_api_token(user: AbstractBaseUser, hours: int = 12) -> str:
+    token = secrets.token_urlsafe(32)
+    ApiToken.objects.create(user=user, key_hash=_hash_token(token),
+                            expires_at=timezone.now() + timedelta(hours=hours))
+    states.record_event(None, Actor.of(user), "api_token_issued")
+    return token
+
+
+def user_for_api_token(token: str) -> AbstractBaseUser | None:
+    found = (ApiToken.objects.select_related("user")
+             .filter(key_hash=_hash_token(token), expires_at__gt=timezone.now()).first())
+    if found is None or not found.user.is_active:
+        return None
+    return found.user

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from psyconsole.questions import services
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(ConnectionError, TimeoutError, OSError),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=3,
+)
+def draft_question(question_id: int, redraft: bool = False) -> int | None:
+    """Drafts a reply for one question; a repeated delivery is a no-op."""
+    draft = services.do_generate_draft(question_id, redraft=redraft)
+    return draft.pk if draft else None

