@@ -14,7 +14,7 @@ from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import NinjaAPI, Router
+from ninja import NinjaAPI, Router, Status as Reply
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
@@ -50,7 +50,7 @@ TOKEN_HOURS = 12
 class BodyError(ValueError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
-        self.status = status
+        self.http_status = status
 
 
 class StrictJSONParser(Parser):
@@ -104,7 +104,7 @@ def _error(request: HttpRequest, status: int, detail: Any) -> HttpResponse:
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     cause = exc.__cause__
     if isinstance(cause, BodyError):
-        return _error(request, cause.status, str(cause))
+        return _error(request, cause.http_status, str(cause))
     return _error(request, exc.status_code, str(exc))
 
 
@@ -182,14 +182,14 @@ def _by_tracking_code(code: str) -> Question:
 
 @public.post("/questions", response={201: QuestionCreatedOut, **ERRORS},
              summary="Submit a question")
-def submit_question(request: HttpRequest, payload: QuestionIn) -> tuple[int, dict[str, Any]]:
+def submit_question(request: HttpRequest, payload: QuestionIn) -> Reply:
     """Screens the question for risk at once and queues it. A repeated `Idempotency-Key`
     with the same body returns the first question instead of creating another."""
     submission = services.do_submit_question(
         payload.text, payload.contact, request.headers.get("Idempotency-Key"),
     )
     q = submission.question
-    return 201, {"id": q.pk, "tracking_code": q.tracking_code, "status": q.status}
+    return Reply(201, {"id": q.pk, "tracking_code": q.tracking_code, "status": q.status})
 
 
 @public.get("/questions/{tracking_code}", response={200: QuestionStatusOut, 404: ErrorOut},
@@ -210,7 +210,7 @@ def withdraw_question(request: HttpRequest, tracking_code: str) -> dict[str, Any
 def issue_token(request: HttpRequest, payload: TokenIn) -> Any:
     user = authenticate(request, username=payload.username, password=payload.password)
     if user is None or not user.has_perm("questions.claim_question"):
-        return 401, {"detail": "Wrong username or password, or not a console user."}
+        return Reply(401, {"detail": "Wrong username or password, or not a console user."})
     return {"token": services.do_issue_api_token(user, TOKEN_HOURS),
             "expires_in_hours": TOKEN_HOURS}
 
@@ -300,7 +300,8 @@ def release(request: HttpRequest, question_id: int) -> dict[str, Any]:
               summary="Save an edit of the reply")
 def save_edit(request: HttpRequest, question_id: int, payload: TextIn) -> Any:
     edit = services.do_save_edit(_question(question_id), request.user, payload.text)
-    return 201, {"id": edit.pk, "question_id": question_id, "created_at": edit.created_at}
+    return Reply(201, {"id": edit.pk, "question_id": question_id,
+                       "created_at": edit.created_at})
 
 
 @console.post("/questions/{question_id}/approve",
@@ -328,7 +329,7 @@ def escalate(request: HttpRequest, question_id: int, payload: ReasonIn) -> Any:
               summary="Ask the worker for a new draft")
 def redraft(request: HttpRequest, question_id: int) -> Any:
     services.do_request_redraft(_question(question_id), request.user)
-    return 202, {"detail": "A new draft has been queued."}
+    return Reply(202, {"detail": "A new draft has been queued."})
 
 
 @console.get("/questions/{question_id}/audit", response={200: list[AuditEventOut],
@@ -347,7 +348,7 @@ def audit_trail(request: HttpRequest, question_id: int) -> list[dict[str, Any]]:
 def annotate(request: HttpRequest, review_id: int, payload: AnnotationIn) -> Any:
     review = get_object_or_404(Review, pk=review_id)
     annotation = services.do_annotate(review, request.user, **payload.dict())
-    return 201, {"id": annotation.pk, "review_id": review.pk}
+    return Reply(201, {"id": annotation.pk, "review_id": review.pk})
 
 
 @console.post("/reviews/{review_id}/audit", response={200: ReviewOut, **STAFF_ERRORS},

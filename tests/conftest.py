@@ -1,0 +1,137 @@
+"""Shared fixtures: users of each role, a JSON client, the tiny model and the index.
+
+Tests run against the real PostgreSQL and Redis servers (`make test` points
+DATABASE_URL and REDIS_URL at them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from inference.tiny import build_tiny_model
+from psyconsole.questions import roles
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY_MODEL_DIR = Path(settings.VAR_DIR) / "models" / "tiny-smollm2-v1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise pytest.UsageError("Run the tests with `make test`: they need PostgreSQL "
+                                "(DATABASE_URL) and Redis (REDIS_URL).")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_redis_and_dirs() -> None:
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir() -> Path:
+    return build_tiny_model(TINY_MODEL_DIR)
+
+
+@pytest.fixture
+def tiny_model(settings: Any, tiny_model_dir: Path) -> Path:
+    settings.LLM_MODEL_PATH = str(tiny_model_dir)
+    settings.LLM_MODEL_NAME = "tiny-smollm2"
+    settings.LLM_MAX_NEW_TOKENS = 24
+    return tiny_model_dir
+
+
+@pytest.fixture
+def corpus_index(settings: Any, tmp_path: Path, db: None) -> Path:
+    """The fixture corpus loaded and indexed with the real embedder."""
+    from retrieval.corpus import load_directory
+    from retrieval.index import build_index
+
+    settings.INDEX_DIR = tmp_path / "index"
+    settings.INDEX_DIR.mkdir()
+    load_directory(ROOT / "fixtures" / "articles")
+    build_index(settings.INDEX_DIR, progress=False)
+    return settings.INDEX_DIR
+
+
+def make_user(username: str, role: str | None) -> Any:
+    roles.ensure_roles()
+    user = get_user_model().objects.create_user(
+        username=username, password="correct horse battery staple",
+        first_name=username.capitalize(),
+    )
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def counsellor(db: None) -> Any:
+    return make_user("casey", roles.COUNSELLOR)
+
+
+@pytest.fixture
+def other_counsellor(db: None) -> Any:
+    return make_user("robin", roles.COUNSELLOR)
+
+
+@pytest.fixture
+def supervisor(db: None) -> Any:
+    return make_user("sam", roles.SUPERVISOR)
+
+
+@pytest.fixture
+def outsider(db: None) -> Any:
+    """A signed-in account with no console role."""
+    return make_user("olly", None)
+
+
+class JsonClient(Client):
+    def post_json(self, path: str, data: Any = None, **extra: Any) -> Any:
+        body = data if isinstance(data, (str, bytes)) else json.dumps(data)
+        return self.post(path, body, content_type="application/json", **extra)
+
+
+@pytest.fixture
+def api() -> JsonClient:
+    return JsonClient()
+
+
+@pytest.fixture
+def staff_api(counsellor: Any) -> Iterator[JsonClient]:
+    client = JsonClient()
+    client.force_login(counsellor)
+    yield client
+
+
+def make_drafted_question(text: str = "I can't sleep before exams.") -> Any:
+    """A screened question with one draft, made without running a model."""
+    from inference.models import ModelVersion
+    from psyconsole.questions import services, states
+    from psyconsole.questions.models import Draft, Status
+
+    question = services.do_submit_question(text).question
+    states.transition(question, Status.DRAFTING, states.WORKER)
+    version, _ = ModelVersion.objects.get_or_create(name="test-model",
+                                                    defaults={"base_model": "test"})
+    Draft.objects.create(
+        question=question, model_version=version, text="A draft reply [1].",
+        raw_text="A draft reply [1].", prompt=[{"role": "user", "content": text}],
+        prompt_version="test", passages=[{"chunk_id": 1, "score": 0.5, "article_title": "Sleep",
+                                          "url": "/corpus/sleep/", "heading": "", "text": "..."}],
+    )
+    return states.transition(question, Status.DRAFTED, states.WORKER)
+
+
+@pytest.fixture
+def drafted_question(db: None) -> Any:
+    return make_drafted_question()
