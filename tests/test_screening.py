@@ -17,6 +17,7 @@ from psyconsole.questions.screening import PRIORITY, screen
     ("Everything feels hopeless", "moderate"),
     ("I'm so stressed about exams", "low"),
     ("I get panic attacks on the bus", "low"),
+    ("I have been feeling really low lately", "low"),
 ])
 def test_it_raises_the_level_for_risk_language(text, level):
     assert screen(text).risk_level == level

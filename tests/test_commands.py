@@ -1,0 +1,65 @@
+"""Management commands: seed_demo, draft, build_index and retrieve."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from psyconsole.questions.models import Question
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_creates_each_role_and_sample_questions(settings, tmp_path):
+    settings.INDEX_DIR = tmp_path / "index"
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    text = out.getvalue()
+    users = get_user_model().objects.in_bulk(field_name="username")
+    for username, role in [("counsellor", "counsellor"), ("supervisor", "supervisor"),
+                           ("admin", "admin")]:
+        assert users[username].groups.filter(name=role).exists()
+        password = next(line.split()[-1] for line in text.splitlines()
+                        if f"username: {username} " in line)
+        assert users[username].check_password(password)
+    assert Question.objects.count() == 12
+    assert (settings.INDEX_DIR / "current" / "manifest.json").exists()
+    call_command("seed_demo", "--no-index", stdout=io.StringIO())
+    assert Question.objects.count() == 12  # a re-run adds no duplicates
+
+
+def test_draft_prints_a_grounded_draft_as_json(tiny_model, corpus_index):
+    out = io.StringIO()
+    call_command("draft", "I keep thinking about suicide", "--json", stdout=out)
+    result = json.loads(out.getvalue())
+    assert result["model"] == "tiny-smollm2"
+    assert result["risk_level"] == "high"
+    assert result["passages"] and result["passages"][0]["title"]
+    assert "988" in result["draft"]  # crisis resources for a risky question
+    assert {"retrieval_ms", "generation_ms", "first_token_ms"} <= set(result["timings"])
+    assert result["completion_tokens"] > 0
+    assert Question.objects.count() == 0  # drafting from the command stores nothing
+
+
+@pytest.mark.parametrize("text", ["", "   ", "x" * 5001])
+def test_draft_rejects_bad_text(text):
+    with pytest.raises(CommandError):
+        call_command("draft", text)
+
+
+def test_retrieve_prints_json(corpus_index):
+    out = io.StringIO()
+    call_command("retrieve", "panic attacks on the bus", "--k", "2", "--json", stdout=out)
+    results = json.loads(out.getvalue())
+    assert len(results) == 2
+    assert results[0]["article_slug"] == "anxiety-and-panic"
+
+
+@pytest.mark.parametrize("args", [["", "--k", "2"], ["sleep", "--k", "0"]])
+def test_retrieve_rejects_bad_arguments(corpus_index, args):
+    with pytest.raises(CommandError):
+        call_command("retrieve", *args)

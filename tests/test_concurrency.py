@@ -1,0 +1,39 @@
+"""Races on PostgreSQL: two counsellors can never hold the same claim."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
+
+import pytest
+from django.db import connection
+
+from psyconsole.questions import services
+from psyconsole.questions.models import Question, Status
+from psyconsole.questions.states import TransitionError
+from tests.conftest import make_drafted_question, make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_parallel_claims_of_one_question_have_one_winner():
+    question = make_drafted_question()
+    users = [make_user(f"counsellor{i}", "counsellor") for i in range(8)]
+    barrier = Barrier(len(users))
+
+    def claim(user) -> bool:
+        try:
+            barrier.wait()
+            services.do_claim(Question.objects.get(pk=question.pk), user)
+            return True
+        except TransitionError:
+            return False
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(len(users)) as pool:
+        outcomes = list(pool.map(claim, users))
+    assert outcomes.count(True) == 1
+    question.refresh_from_db()
+    assert question.status == Status.IN_REVIEW
+    assert question.audit_events.filter(action="claim").count() == 1

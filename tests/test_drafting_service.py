@@ -1,0 +1,103 @@
+"""The worker's drafting service: grounded drafts, idempotency, leases and failure."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+from inference.drafting import post_process
+from psyconsole.questions import services, states
+from psyconsole.questions.models import Draft, Status
+from retrieval.service import Passage
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ready(tiny_model, corpus_index):
+    return None
+
+
+def test_it_drafts_a_grounded_reply_and_records_how(ready):
+    question = services.do_submit_question("I can't fall asleep at night").question
+    draft = services.do_generate_draft(question.pk)
+    question.refresh_from_db()
+    assert question.status == Status.DRAFTED
+    assert draft.model_version.name == "tiny-smollm2"
+    assert draft.passages and draft.passages[0]["article_title"]
+    assert {"chunk_id", "score", "url", "text"} <= set(draft.passages[0])
+    assert draft.prompt[1]["content"].count("<client_message>") == 1
+    assert draft.completion_tokens > 0 and draft.prompt_tokens > 0
+    assert {"retrieval_ms", "generation_ms", "first_token_ms"} <= set(draft.timings)
+    assert "Sources:" in draft.text
+    assert [e.action for e in question.audit_events.all()][-2:] == ["drafting", "drafted"]
+
+
+def test_drafting_twice_makes_one_draft(ready):
+    question = services.do_submit_question("I feel lonely").question
+    services.do_generate_draft(question.pk)
+    assert services.do_generate_draft(question.pk) is None
+    assert Draft.objects.filter(question=question).count() == 1
+
+
+def test_a_question_under_a_live_drafting_lease_is_not_drafted_again(ready):
+    question = services.do_submit_question("I feel lonely").question
+    states.transition(question, Status.DRAFTING, states.WORKER,
+                      drafting_lease_expires_at="2999-01-01T00:00:00Z")
+    assert services.do_generate_draft(question.pk) is None
+    assert not Draft.objects.exists()
+
+
+def test_an_expired_drafting_lease_is_taken_over(ready):
+    question = services.do_submit_question("I feel lonely").question
+    states.transition(question, Status.DRAFTING, states.WORKER,
+                      drafting_lease_expires_at="2000-01-01T00:00:00Z")
+    assert services.do_generate_draft(question.pk) is not None
+    actions = list(question.audit_events.values_list("action", flat=True))
+    assert "draft_lease_expired" in actions
+
+
+def test_a_failed_draft_leaves_the_question_redraftable(tiny_model, settings, tmp_path):
+    settings.INDEX_DIR = tmp_path / "no-index"
+    question = services.do_submit_question("I feel lonely").question
+    with pytest.raises(RuntimeError):
+        services.do_generate_draft(question.pk)
+    question.refresh_from_db()
+    assert question.status == Status.SCREENED
+    assert question.drafting_lease_expires_at is None
+    assert "draft_failed" in question.audit_events.values_list("action", flat=True)
+
+
+def test_a_withdrawn_question_is_not_drafted(ready):
+    question = services.do_submit_question("Never mind").question
+    services.do_withdraw(question)
+    assert services.do_generate_draft(question.pk) is None
+
+
+def test_risky_questions_get_crisis_resources_whatever_the_model_wrote(ready):
+    question = services.do_submit_question("I keep thinking about suicide").question
+    draft = services.do_generate_draft(question.pk)
+    for line in settings.CRISIS_RESOURCES:
+        assert line in draft.text
+    assert any(f["rule"] == "crisis_resources_added" for f in draft.findings)
+
+
+def _p(n: int) -> Passage:
+    return Passage(n, 0.5, "s", f"Title {n}", f"/corpus/{n}/", "", "t", 0, 1)
+
+
+def test_post_processing_lists_every_change():
+    text, findings = post_process("See [1] and [7].", [_p(1), _p(2)], risky=False)
+    rules = [f["rule"] for f in findings]
+    assert "citation_out_of_range" in rules
+    assert "sources_listed" in rules
+    assert "crisis_resources_added" not in rules
+    assert text.startswith("See [1] and [7].")
+    assert "[2] Title 2 (/corpus/2/)" in text
+
+
+def test_post_processing_does_not_duplicate_resources_already_present():
+    raw = "Reply.\n" + "\n".join(settings.CRISIS_RESOURCES)
+    text, findings = post_process(raw, [], risky=True)
+    assert "crisis_resources_added" not in [f["rule"] for f in findings]
+    assert text == raw

@@ -1,0 +1,128 @@
+"""The whole loop on real parts: HTTP intake, Redis, a real Celery worker process
+drafting with the real loading code (tiny model, real tokenizer), FAISS retrieval,
+a counsellor's review and the client's tracking page."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings as live_settings
+
+from psyconsole.questions.models import Draft, Question
+from psyconsole.questions.tasks import draft_question
+from tests.conftest import ROOT, JsonClient
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class WorkerProcess:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "psyconsole", "worker", "--pool=solo",
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def wait_for(self, fragment: str, count: int = 1, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if sum(fragment in line for line in self.lines) >= count:
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"worker never logged {fragment!r}:\n{''.join(self.lines[-40:])}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def _database_url() -> str:
+    db = live_settings.DATABASES["default"]
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker(tiny_model_dir: Path, corpus_index: Path) -> Iterator[WorkerProcess]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": live_settings.REDIS_URL,
+        "PSY_LLM_MODEL_PATH": str(tiny_model_dir),
+        "PSY_LLM_MODEL_NAME": "tiny-smollm2",
+        "PSY_LLM_MAX_NEW_TOKENS": "24",
+        "PSY_INDEX_DIR": str(corpus_index),
+    }
+    process = WorkerProcess(env)
+    process.wait_for("ready")
+    yield process
+    process.stop()
+
+
+def _wait_for_status(question_id: int, status: str, timeout: float = 120) -> Question:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        question = Question.objects.get(pk=question_id)
+        if question.status == status:
+            return question
+        time.sleep(0.3)
+    raise AssertionError(f"question #{question_id} is {question.status}, not {status}")
+
+
+def test_a_question_is_drafted_reviewed_and_delivered(worker, counsellor):
+    client = JsonClient()
+    created = client.post_json("/api/v1/questions",
+                               {"text": "I lie awake every night worrying about work."})
+    assert created.status_code == 201
+    qid, code = created.json()["id"], created.json()["tracking_code"]
+    assert client.get(f"/api/v1/questions/{code}").json()["reply"] is None
+
+    _wait_for_status(qid, "drafted")
+    draft = Draft.objects.get(question_id=qid)
+    assert draft.model_version.name == "tiny-smollm2"
+    assert draft.passages and draft.completion_tokens > 0
+
+    token = client.post_json("/api/v1/auth/token", {
+        "username": "casey", "password": "correct horse battery staple"}).json()["token"]
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    queue = client.get("/api/v1/console/queue", **auth).json()
+    assert any(row["id"] == qid and row["has_draft"] for row in queue)
+    assert client.post(f"/api/v1/console/questions/{qid}/claim", **auth).status_code == 200
+    approved = client.post_json(f"/api/v1/console/questions/{qid}/approve",
+                                {"text": "You are not alone in this. Try a wind-down "
+                                         "routine [1]."}, **auth)
+    assert approved.status_code == 200
+
+    tracked = client.get(f"/api/v1/questions/{code}").json()
+    assert tracked["status"] == "delivered"
+    assert tracked["reply"]["text"].startswith("You are not alone")
+    assert "reviewed" in tracked["reply"]["disclosure"]
+
+
+def test_a_redelivered_task_does_not_draft_twice(worker):
+    created = JsonClient().post_json("/api/v1/questions", {"text": "I feel lonely."})
+    qid = created.json()["id"]
+    _wait_for_status(qid, "drafted")
+    repeats = [draft_question.delay(qid), draft_question.delay(qid)]
+    for result in repeats:
+        worker.wait_for(f"[{result.id}] succeeded")
+    assert Draft.objects.filter(question_id=qid).count() == 1

@@ -1,0 +1,84 @@
+"""The console websocket, through the real ASGI app and the Redis channel layer."""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from psyconsole.asgi import application
+from psyconsole.questions import services
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+ORIGIN = (b"origin", b"http://localhost")
+
+
+@database_sync_to_async
+def _session_cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def _connect(path: str, cookie: bytes | None = None) -> WebsocketCommunicator:
+    headers = [ORIGIN, (b"host", b"localhost")]
+    if cookie:
+        headers.append((b"cookie", cookie))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+async def _receive_until(communicator: WebsocketCommunicator, event: str) -> dict:
+    for _ in range(10):
+        message = await communicator.receive_json_from(timeout=5)
+        if message["event"] == event:
+            return message
+    raise AssertionError(f"no {event} message")
+
+
+async def test_anonymous_visitors_are_refused():
+    communicator = await _connect("/ws/console/")
+    connected, code = await communicator.connect()
+    assert not connected
+    assert code == 4403
+
+
+async def test_users_without_a_console_role_are_refused(outsider):
+    communicator = await _connect("/ws/console/", await _session_cookie(outsider))
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+async def test_a_new_question_appears_on_the_queue_live(counsellor):
+    communicator = await _connect("/ws/console/", await _session_cookie(counsellor))
+    connected, _ = await communicator.connect()
+    assert connected
+    submission = await database_sync_to_async(services.do_submit_question)("I feel low")
+    message = await _receive_until(communicator, "question.changed")
+    assert message == {"event": "question.changed", "question_id": submission.question.pk,
+                       "status": "screened", "risk_level": "low"}
+    await communicator.disconnect()
+
+
+async def test_a_crisis_question_raises_an_alert(counsellor):
+    communicator = await _connect("/ws/console/", await _session_cookie(counsellor))
+    await communicator.connect()
+    submission = await database_sync_to_async(services.do_submit_question)(
+        "I want to kill myself tonight")
+    alert = await _receive_until(communicator, "crisis.alert")
+    assert alert["question_id"] == submission.question.pk
+    assert alert["risk_level"] == "imminent"
+    await communicator.disconnect()
+
+
+async def test_a_question_page_hears_about_its_own_question(counsellor):
+    submission = await database_sync_to_async(services.do_submit_question)("Hello")
+    qid = submission.question.pk
+    communicator = await _connect(f"/ws/console/questions/{qid}/",
+                                  await _session_cookie(counsellor))
+    await communicator.connect()
+    await database_sync_to_async(services.do_withdraw)(submission.question)
+    message = await _receive_until(communicator, "question.changed")
+    assert (message["question_id"], message["status"]) == (qid, "withdrawn")
+    await communicator.disconnect()
