@@ -26,11 +26,15 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 VAR_DIR = Path(env.str("PSY_VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# PSY_HTTPS=0 only for the local demo and tests, which serve plain HTTP on loopback.
+HTTPS = env.bool("PSY_HTTPS", default=True)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not DEBUG and env.bool("PSY_REQUIRE_SECRET_KEY", default=False):
-        raise environ.ImproperlyConfigured("Set DJANGO_SECRET_KEY in production.")
-    # A per-checkout key for demos and tests; production sets DJANGO_SECRET_KEY.
+    if HTTPS:
+        raise environ.ImproperlyConfigured(
+            "Set DJANGO_SECRET_KEY (or PSY_HTTPS=0 for a local demo on plain HTTP)."
+        )
+    # A per-checkout key for the demo and tests, kept out of version control.
     from psyconsole.local_secret import local_secret_key
 
     SECRET_KEY = local_secret_key(VAR_DIR)
@@ -131,8 +135,6 @@ API_MAX_BODY_BYTES = env.int("PSY_API_MAX_BODY_BYTES", default=64 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 
 # --- Security -----------------------------------------------------------------------
-# PSY_HTTPS=0 only for the local demo and tests, which serve plain HTTP on loopback.
-HTTPS = env.bool("PSY_HTTPS", default=True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = HTTPS
 SESSION_COOKIE_SECURE = HTTPS

@@ -43,7 +43,7 @@ def test_check_deploy_flags_a_plain_http_set_up(tmp_path):
 def test_the_defaults_are_sqlite_and_the_embedded_redis(tmp_path):
     code = ("from django.conf import settings as s; "
             "print(s.DATABASES['default']['ENGINE'], s.REDIS_URL, s.CELERY_BROKER_URL)")
-    result = _manage("shell", "-c", code, PSY_VAR_DIR=str(tmp_path))
+    result = _manage("shell", "-c", code, PSY_VAR_DIR=str(tmp_path), PSY_HTTPS="0")
     engine, redis_url, broker = result.stdout.strip().splitlines()[-1].split()
     assert engine == "django.db.backends.sqlite3"
     assert redis_url == f"unix://{tmp_path}/redis/redis.sock"
@@ -63,3 +63,9 @@ def test_the_embedded_redis_starts_on_demand_and_stops(tmp_path):
     finally:
         embedded_redis.stop(socket)
     assert not embedded_redis.is_running(socket)
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    result = _manage("check", PSY_VAR_DIR=str(tmp_path))
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
