@@ -29,12 +29,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         raise pytest.UsageError("Run the tests with `make test`: they need PostgreSQL "
                                 "(DATABASE_URL) and Redis (REDIS_URL).")
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _clean_redis_and_dirs() -> None:
+def _clean_redis() -> None:
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
-    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture(scope="session")

@@ -45,10 +45,13 @@ def test_a_repeated_idempotency_key_returns_the_first_question(api):
     assert Question.objects.count() == 1
 
 
-def test_the_same_key_with_another_body_is_a_new_question(api):
+def test_the_same_key_with_another_body_is_refused(api):
     first = api.post_json(URL, {"text": "One"}, HTTP_IDEMPOTENCY_KEY="shared")
     other = api.post_json(URL, {"text": "Two"}, HTTP_IDEMPOTENCY_KEY="shared")
-    assert first.json()["id"] != other.json()["id"]
+    assert other.status_code == 422
+    assert "already used" in other.content.decode()
+    assert first.json()["tracking_code"] not in other.content.decode()
+    assert Question.objects.count() == 1
 
 
 def test_it_stores_contact_but_never_returns_it(api):
@@ -71,6 +74,7 @@ def test_it_stores_contact_but_never_returns_it(api):
         ({"text": "hi", "contact": 123}, 422, "valid string"),
         ({"text": "hi", "contact": "c" * 255}, 422, "at most 254"),
         ({"text": "nul \x00 byte"}, 422, "NUL"),
+        ({"text": "bad bytes \ufffd\ufffd"}, 422, "not valid UTF-8"),
         ('{"text": "unterminated', 400, "Malformed JSON"),
         ("[1, 2, 3]", 422, "Field required"),
         ('"just a string"', 422, ""),

@@ -41,6 +41,19 @@ def test_the_form_explains_bad_input_and_keeps_nothing(client, data, message):
     assert Question.objects.count() == 0
 
 
+def test_the_form_rejects_bytes_that_are_not_utf8(client):
+    response = client.post("/", b"text=caf%E9%FF", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.content.decode()
+    assert Question.objects.count() == 0
+
+
+def test_the_form_rejects_a_huge_body(client):
+    response = client.post("/", {"text": "x" * 200_000})
+    assert response.status_code == 400
+    assert Question.objects.count() == 0
+
+
 def test_the_form_keeps_what_was_typed_when_it_rejects_it(client):
     response = client.post("/", {"text": "x" * 5001, "contact": "kim@example.org"})
     assert "kim@example.org" in response.content.decode()

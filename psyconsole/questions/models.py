@@ -50,6 +50,7 @@ class Question(models.Model):
     text = models.TextField()
     contact = models.CharField(max_length=254, blank=True)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED,
                               editable=False)
     risk_level = models.CharField(max_length=16, choices=RiskLevel.choices,

@@ -52,6 +52,10 @@ def check_text(value: object, *, field: str, max_chars: int, required: bool = Tr
         raise ValidationError({field: f"{field} must be a string."})
     if "\x00" in value:
         raise ValidationError({field: f"{field} must not contain NUL characters."})
+    if "\ufffd" in value:
+        # What a decoder leaves for bytes that were not valid UTF-8.
+        raise ValidationError({field: f"{field} contains characters that are not valid "
+                                      "UTF-8."})
     cleaned = unicodedata.normalize("NFC", value).strip()
     if required and not cleaned:
         raise ValidationError({field: f"{field} must not be empty."})
@@ -107,17 +111,27 @@ def _fingerprint(text: str, contact: str) -> str:
     return hashlib.sha256(f"{text}\x00{contact}".encode()).hexdigest()
 
 
+def _replay(key: str, fingerprint: str) -> Question | None:
+    """The question first stored under `key`, if the request repeats it exactly.
+
+    A key reused for a different question is refused rather than answered with the
+    first question, so a guessed key never reveals someone else's tracking code."""
+    existing = Question.objects.filter(idempotency_key=key).first()
+    if existing is not None and existing.request_fingerprint != fingerprint:
+        raise ValidationError({"Idempotency-Key": "This Idempotency-Key was already used "
+                                                  "for a different question."})
+    return existing
+
+
 def do_submit_question(text: object, contact: object = None,
                        idempotency_key: str | None = None) -> Submission:
     """Stores, screens and queues a client question. Screening never uses the model."""
     text = check_question_text(text)
     contact = check_contact(contact)
     key = check_idempotency_key(idempotency_key)
+    fingerprint = _fingerprint(text, contact)
     if key is not None:
-        # Keys are scoped by a hash of the body so one client's key never returns
-        # another client's question.
-        key = f"{key}:{_fingerprint(text, contact)}"
-        existing = Question.objects.filter(idempotency_key=key).first()
+        existing = _replay(key, fingerprint)
         if existing is not None:
             return Submission(existing, created=False)
 
@@ -126,6 +140,7 @@ def do_submit_question(text: object, contact: object = None,
         with transaction.atomic():
             question = states.create_received(
                 actor=states.CLIENT, text=text, contact=contact, idempotency_key=key,
+                request_fingerprint=fingerprint,
             )
             states.transition(
                 question, Status.SCREENED, states.SCREENER,
@@ -142,7 +157,7 @@ def do_submit_question(text: object, contact: object = None,
         # A concurrent request with the same idempotency key won the race.
         if key is None:
             raise
-        return Submission(Question.objects.get(idempotency_key=key), created=False)
+        return Submission(_replay(key, fingerprint), created=False)
     logger.info("Question #%s received, risk %s", question.pk, question.risk_level)
     return Submission(question, created=True)
 
