@@ -62,8 +62,8 @@ def _database_url() -> str:
 
 
 @pytest.fixture
-def worker(tiny_model_dir: Path, corpus_index: Path) -> Iterator[WorkerProcess]:
-    env = {
+def worker_env(tiny_model_dir: Path, corpus_index: Path) -> dict[str, str]:
+    return {
         **os.environ,
         "DATABASE_URL": _database_url(),
         "REDIS_URL": live_settings.REDIS_URL,
@@ -72,7 +72,11 @@ def worker(tiny_model_dir: Path, corpus_index: Path) -> Iterator[WorkerProcess]:
         "PSY_LLM_MAX_NEW_TOKENS": "24",
         "PSY_INDEX_DIR": str(corpus_index),
     }
-    process = WorkerProcess(env)
+
+
+@pytest.fixture
+def worker(worker_env: dict[str, str]) -> Iterator[WorkerProcess]:
+    process = WorkerProcess(worker_env)
     process.wait_for("ready")
     yield process
     process.stop()
@@ -126,3 +130,19 @@ def test_a_redelivered_task_does_not_draft_twice(worker):
     for result in repeats:
         worker.wait_for(f"[{result.id}] succeeded")
     assert Draft.objects.filter(question_id=qid).count() == 1
+
+
+def test_crisis_questions_are_drafted_first(worker_env):
+    client = JsonClient()
+    calm = [client.post_json("/api/v1/questions", {"text": f"I feel stressed {i}"}).json()["id"]
+            for i in range(2)]
+    crisis = client.post_json("/api/v1/questions",
+                              {"text": "I want to kill myself tonight"}).json()["id"]
+    process = WorkerProcess(worker_env)  # starts only now, with all three waiting
+    try:
+        for qid in [*calm, crisis]:
+            _wait_for_status(qid, "drafted")
+    finally:
+        process.stop()
+    order = list(Draft.objects.order_by("created_at").values_list("question_id", flat=True))
+    assert order[0] == crisis

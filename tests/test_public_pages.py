@@ -96,3 +96,10 @@ def test_corpus_articles_are_served_with_html_escaped(client):
     page = client.get("/corpus/a/").content.decode()
     assert "<h2>Step</h2>" in page
     assert "<b>x</b>" not in page
+
+
+@pytest.mark.parametrize("asset", ["css/console.css", "js/console.js", "vendor/htmx.min.js"])
+def test_every_page_asset_is_found_by_collectstatic(asset):
+    from django.contrib.staticfiles import finders
+
+    assert finders.find(asset) is not None

@@ -53,7 +53,8 @@ RULES: list[tuple[RiskLevel, str, re.Pattern[str]]] = [
         re.IGNORECASE)),
     (RiskLevel.LOW, "distress", re.compile(
         r"\b(anxious|anxiety|panic|stressed|stress|depressed|low mood|sad|lonely|can't sleep|"
-        r"insomnia|overwhelmed|grief|grieving|burn(ed|t)? ?out|worthless|crying|"
+        r"insomnia|overwhelmed|grief|grieving|burn(ed|t)? ?out|worthless|cry|crying|"
+        r"can'?t sleep|died|passed away|heart (was |is )?pounding|argue|arguing|"
         r"feel(ing)? (so |really |very )?(low|down|empty|numb))\b",
         re.IGNORECASE)),
 ]

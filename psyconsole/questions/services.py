@@ -29,6 +29,7 @@ from psyconsole.questions.models import (
     Question,
     ReplyEdit,
     Review,
+    RiskLevel,
     Status,
 )
 from psyconsole.questions.screening import screen
@@ -152,7 +153,7 @@ def do_submit_question(text: object, contact: object = None,
             events.question_changed(question.pk, question.status, question.risk_level)
             if result.is_crisis:
                 events.crisis_alert(question.pk, question.risk_level)
-            queue_draft(question.pk)
+            queue_draft(question)
     except IntegrityError:
         # A concurrent request with the same idempotency key won the race.
         if key is None:
@@ -162,17 +163,30 @@ def do_submit_question(text: object, contact: object = None,
     return Submission(question, created=True)
 
 
-def queue_draft(question_id: int, *, redraft: bool = False) -> None:
+# Broker priorities, 0 first: the riskiest questions are drafted first.
+DRAFT_PRIORITY = {
+    RiskLevel.IMMINENT: 0,
+    RiskLevel.HIGH: 0,
+    RiskLevel.MODERATE: 3,
+    RiskLevel.LOW: 6,
+    RiskLevel.NONE: 6,
+}
+
+
+def queue_draft(question: Question, *, redraft: bool = False) -> None:
     """Queues drafting after commit. If the broker is down, the question simply waits in
     the queue; counsellors can still claim and answer it."""
     from psyconsole.questions.tasks import draft_question
+
+    question_id, priority = question.pk, DRAFT_PRIORITY[RiskLevel(question.risk_level)]
 
     def enqueue() -> None:
         try:
             from psyconsole.embedded_redis import ensure_configured_redis
 
             ensure_configured_redis()
-            draft_question.delay(question_id, redraft=redraft)
+            draft_question.apply_async((question_id,), {"redraft": redraft},
+                                       priority=priority)
         except Exception:
             logger.warning("Could not queue drafting for question #%s", question_id,
                            exc_info=True)
@@ -272,7 +286,7 @@ def do_request_redraft(question: Question, user: AbstractBaseUser) -> None:
                               "before asking for a new draft.")
     states.record_event(question, Actor.of(user), "redraft_requested",
                         from_state=question.status, to_state=question.status)
-    queue_draft(question.pk, redraft=question.status == Status.DRAFTED)
+    queue_draft(question, redraft=question.status == Status.DRAFTED)
 
 
 # --- the console -------------------------------------------------------------------
@@ -323,7 +337,7 @@ def do_release(question: Question, user: AbstractBaseUser, reason: str = "") -> 
     )
     events.question_changed(question.pk, question.status, question.risk_level)
     if back_to == Status.SCREENED:
-        queue_draft(question.pk)
+        queue_draft(question)
     return question
 
 
