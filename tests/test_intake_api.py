@@ -166,3 +166,9 @@ def test_the_openapi_schema_documents_every_entry_point(api):
                  "/api/v1/console/questions/{question_id}/reject",
                  "/api/v1/console/questions/{question_id}/escalate"]:
         assert path in paths, path
+
+
+def test_the_api_docs_load_nothing_from_outside(api):
+    page = api.get("/api/v1/docs").content.decode()
+    assert "/static/ninja/" in page
+    assert "cdn." not in page and "https://" not in page
