@@ -207,6 +207,16 @@ EMBEDDING_MODEL_PATH = env.str("PSY_EMBEDDING_MODEL_PATH", default="")
 INDEX_DIR = Path(env.str("PSY_INDEX_DIR", default=str(VAR_DIR / "index")))
 ARTICLES_DIR = Path(env.str("PSY_ARTICLES_DIR", default=str(BASE_DIR / "fixtures" / "articles")))
 RETRIEVAL_TOP_K = env.int("PSY_RETRIEVAL_TOP_K", default=3)
+# "auto" switches from exact search to HNSW at INDEX_APPROX_THRESHOLD chunks.
+INDEX_TYPE = env.str("PSY_INDEX_TYPE", default="auto")
+INDEX_APPROX_THRESHOLD = env.int("PSY_INDEX_APPROX_THRESHOLD", default=50_000)
+INDEX_HNSW_M = env.int("PSY_INDEX_HNSW_M", default=32)
+INDEX_HNSW_EF_CONSTRUCTION = env.int("PSY_INDEX_HNSW_EF_CONSTRUCTION", default=80)
+INDEX_HNSW_EF_SEARCH = env.int("PSY_INDEX_HNSW_EF_SEARCH", default=64)
+# Hybrid retrieval: the weight of the BM25 ranking fused with the dense one (0 = dense only).
+RETRIEVAL_KEYWORD_WEIGHT = env.float("PSY_RETRIEVAL_KEYWORD_WEIGHT", default=0.5)
+CORPUS_SOURCES_FILE = Path(env.str("PSY_CORPUS_SOURCES",
+                                   default=str(BASE_DIR / "fixtures" / "sources.yaml")))
 DRAFT_LEASE_SECONDS = env.int("PSY_DRAFT_LEASE_SECONDS", default=15 * 60)
 CLAIM_LEASE_SECONDS = env.int("PSY_CLAIM_LEASE_SECONDS", default=30 * 60)
 

@@ -1,14 +1,25 @@
-"""Retrieval: the top-k passages for a question, with scores and provenance."""
+"""Retrieval: the top-k passages for a text, with scores and article provenance.
+
+Dense search (MiniLM + FAISS) is fused with a BM25 keyword ranking by weighted
+reciprocal-rank fusion; `PSY_RETRIEVAL_KEYWORD_WEIGHT=0` gives dense search alone.
+"""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
+import faiss
+import numpy as np
 from django.conf import settings
 
 from retrieval.embeddings import embed
-from retrieval.index import holder
+from retrieval.index import LoadedIndex, holder
+from retrieval.keywords import KeywordIndex
 from retrieval.models import Chunk
+
+RRF_K = 60
 
 
 @dataclass(frozen=True)
@@ -22,23 +33,78 @@ class Passage:
     text: str
     start_offset: int
     end_offset: int
+    keyword_score: float = 0.0
+    source: str = ""
+    quality_tier: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
-def search(text: str, k: int | None = None) -> list[Passage]:
+class _KeywordCache:
+    """One keyword index per live FAISS build, rebuilt when the build changes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._for: Path | None = None
+        self._index: KeywordIndex | None = None
+
+    def get(self, loaded: LoadedIndex) -> KeywordIndex:
+        with self._lock:
+            if self._index is None or self._for != loaded.build_dir:
+                self._index = KeywordIndex.from_database()
+                self._for = loaded.build_dir
+            return self._index
+
+
+keywords = _KeywordCache()
+
+
+def _dense(loaded: LoadedIndex, vector: np.ndarray, limit: int,
+           allowed: set[int] | None) -> list[tuple[int, float]]:
+    params = None
+    if allowed is not None:
+        if not allowed:
+            return []
+        selector = faiss.IDSelectorBatch(np.array(sorted(allowed), dtype="int64"))
+        params = (faiss.SearchParametersHNSW(sel=selector)
+                  if loaded.manifest["index_type"] == "hnsw"
+                  else faiss.SearchParameters(sel=selector))
+    fetch = limit + len(loaded.deleted_ids)
+    scores, ids = loaded.index.search(vector, fetch, params=params)
+    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True)
+            if i != -1 and int(i) not in loaded.deleted_ids][:limit]
+
+
+def search(text: str, k: int | None = None, *, topic: str | None = None,
+           keyword_weight: float | None = None) -> list[Passage]:
     k = k or settings.RETRIEVAL_TOP_K
+    weight = settings.RETRIEVAL_KEYWORD_WEIGHT if keyword_weight is None else keyword_weight
     loaded = holder.get(settings.INDEX_DIR)
-    scores, ids = loaded.index.search(embed([text]), k)
-    hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
-    chunks = Chunk.objects.select_related("article").in_bulk([i for i, _ in hits])
+    pool = max(k * 5, 30)
+    allowed = keywords.get(loaded).ids_with_topic(topic) if topic else None
+
+    dense = _dense(loaded, embed([text]), pool, allowed)
+    lexical = keywords.get(loaded).search(text, pool, allowed) if weight > 0 else []
+    dense_scores = dict(dense)
+    keyword_scores = dict(lexical)
+    fused: dict[int, float] = {}
+    for rank, (chunk_id, _) in enumerate(dense):
+        fused[chunk_id] = fused.get(chunk_id, 0.0) + (1 - weight) / (RRF_K + rank)
+    for rank, (chunk_id, _) in enumerate(lexical):
+        fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (RRF_K + rank)
+    best = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
+
+    chunks = Chunk.objects.select_related("article").in_bulk(best)
     return [
         Passage(
-            chunk_id=i, score=round(score, 4), article_slug=c.article.slug,
-            article_title=c.article.title, url=c.article.url, heading=c.heading, text=c.text,
-            start_offset=c.start_offset, end_offset=c.end_offset,
+            chunk_id=i, score=round(dense_scores.get(i, 0.0), 4),
+            keyword_score=round(keyword_scores.get(i, 0.0), 4),
+            article_slug=c.article.slug, article_title=c.article.title, url=c.article.url,
+            heading=c.heading, text=c.text, start_offset=c.start_offset,
+            end_offset=c.end_offset, source=c.article.source,
+            quality_tier=c.article.quality_tier,
         )
-        for i, score in hits
+        for i in best
         if (c := chunks.get(i)) is not None
     ]

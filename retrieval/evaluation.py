@@ -1,0 +1,73 @@
+"""Article-level retrieval metrics on a labelled question set."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from retrieval.service import search
+
+
+@dataclass(frozen=True)
+class LabelledQuestion:
+    id: str
+    question: str
+    relevant: tuple[str, ...]
+
+
+def load_set(path: Path) -> list[LabelledQuestion]:
+    items = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            items.append(LabelledQuestion(str(row["id"]), str(row["question"]),
+                                          tuple(row["relevant"])))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path.name} line {number}: {exc}") from exc
+    return items
+
+
+def ranked_articles(question: str, *, depth: int = 10, keyword_weight: float | None = None
+                    ) -> list[str]:
+    """Articles in the order their best chunk ranks, `depth` of them at most."""
+    order: list[str] = []
+    for passage in search(question, k=depth * 5, keyword_weight=keyword_weight):
+        if passage.article_slug not in order:
+            order.append(passage.article_slug)
+    return order[:depth]
+
+
+@dataclass
+class Report:
+    questions: int = 0
+    recall_at_5: float = 0.0
+    hit_at_5: float = 0.0
+    mrr_at_10: float = 0.0
+    misses: list[dict[str, object]] = field(default_factory=list)
+
+
+def evaluate(items: list[LabelledQuestion], *, keyword_weight: float | None = None,
+             progress: bool = True) -> Report:
+    recall = hits = reciprocal = 0.0
+    report = Report(questions=len(items))
+    for item in tqdm(items, desc="Evaluating retrieval", disable=not progress):
+        ranking = ranked_articles(item.question, keyword_weight=keyword_weight)
+        relevant = set(item.relevant)
+        top5 = set(ranking[:5])
+        recall += len(relevant & top5) / len(relevant)
+        hits += bool(relevant & top5)
+        rank = next((i for i, slug in enumerate(ranking, start=1) if slug in relevant), None)
+        reciprocal += 1 / rank if rank else 0.0
+        if not relevant & top5:
+            report.misses.append({"id": item.id, "relevant": list(item.relevant),
+                                  "got": ranking[:5]})
+    n = max(len(items), 1)
+    report.recall_at_5 = round(recall / n, 4)
+    report.hit_at_5 = round(hits / n, 4)
+    report.mrr_at_10 = round(reciprocal / n, 4)
+    return report
