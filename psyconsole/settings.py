@@ -214,7 +214,7 @@ INDEX_HNSW_M = env.int("PSY_INDEX_HNSW_M", default=32)
 INDEX_HNSW_EF_CONSTRUCTION = env.int("PSY_INDEX_HNSW_EF_CONSTRUCTION", default=80)
 INDEX_HNSW_EF_SEARCH = env.int("PSY_INDEX_HNSW_EF_SEARCH", default=64)
 # Hybrid retrieval: the weight of the BM25 ranking fused with the dense one (0 = dense only).
-RETRIEVAL_KEYWORD_WEIGHT = env.float("PSY_RETRIEVAL_KEYWORD_WEIGHT", default=0.5)
+RETRIEVAL_KEYWORD_WEIGHT = env.float("PSY_RETRIEVAL_KEYWORD_WEIGHT", default=0.3)
 CORPUS_SOURCES_FILE = Path(env.str("PSY_CORPUS_SOURCES",
                                    default=str(BASE_DIR / "fixtures" / "sources.yaml")))
 DRAFT_LEASE_SECONDS = env.int("PSY_DRAFT_LEASE_SECONDS", default=15 * 60)

@@ -40,8 +40,11 @@ class IndexMissing(RuntimeError):
     pass
 
 
-def chunk_text_for_embedding(heading: str, text: str) -> str:
-    return f"{heading}\n{text}" if heading else text
+def chunk_text_for_embedding(title: str, heading: str, text: str) -> str:
+    # The article title and heading tell the embedder what a passage is about, which a
+    # passage in the middle of an article often does not say itself.
+    context = " - ".join(part for part in (title, heading) if part)
+    return f"{context}\n{text}" if context else text
 
 
 def choose_index_type(count: int) -> str:
@@ -65,9 +68,9 @@ def new_index(kind: str, dimension: int) -> faiss.Index:
 
 def _embed_chunks(chunk_ids: Iterable[int], progress: bool) -> tuple[np.ndarray, np.ndarray]:
     rows = list(Chunk.objects.filter(pk__in=list(chunk_ids)).order_by("id")
-                .values_list("id", "heading", "text"))
+                .values_list("id", "article__title", "heading", "text"))
     ids = np.array([r[0] for r in rows], dtype="int64")
-    texts = [chunk_text_for_embedding(h, t) for _, h, t in rows]
+    texts = [chunk_text_for_embedding(title, h, t) for _, title, h, t in rows]
     batches = [texts[i:i + 64] for i in range(0, len(texts), 64)]
     vectors = [embed(b) for b in tqdm(batches, desc="Embedding chunks", disable=not progress)]
     return ids, (np.concatenate(vectors) if vectors else np.zeros((0, 384), dtype="float32"))

@@ -7,6 +7,7 @@ DATABASE_URL and REDIS_URL at them).
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,15 +51,32 @@ def tiny_model(settings: Any, tiny_model_dir: Path) -> Path:
     return tiny_model_dir
 
 
+# A slice of the corpus, enough for retrieval to have real choices, small enough to
+# embed in a few seconds per test.
+CORE_ARTICLES = [
+    "anxiety-and-panic", "low-mood-and-depression", "stress-and-burnout",
+    "sleep-difficulties", "grief-and-loss", "loneliness",
+    "suicidal-thoughts-and-getting-help", "self-harm-urges", "box-breathing-and-grounding",
+    "finding-a-therapist", "exam-stress", "relationship-conflict",
+]
+
+
+@pytest.fixture(scope="session")
+def core_articles_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("articles")
+    for slug in CORE_ARTICLES:
+        shutil.copy(ROOT / "fixtures" / "articles" / f"{slug}.md", directory)
+    return directory
+
+
 @pytest.fixture
-def corpus_index(settings: Any, tmp_path: Path, db: None) -> Path:
-    """The fixture corpus loaded and indexed with the real embedder."""
+def corpus_index(settings: Any, tmp_path: Path, db: None, core_articles_dir: Path) -> Path:
+    """Part of the fixture corpus, loaded and indexed with the real embedder."""
     from retrieval.corpus import load_directory
     from retrieval.index import build_index
 
     settings.INDEX_DIR = tmp_path / "index"
-    settings.INDEX_DIR.mkdir()
-    load_directory(ROOT / "fixtures" / "articles")
+    load_directory(core_articles_dir)
     build_index(settings.INDEX_DIR, progress=False)
     return settings.INDEX_DIR
 

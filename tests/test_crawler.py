@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import shutil
 import threading
 import time
@@ -30,7 +32,7 @@ class Handler(SimpleHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+    def do_GET(self) -> None:
         self.requests.append((time.monotonic(), self.path))
         special = {
             "/broken.html": self._broken, "/slow.html": self._slow,
@@ -50,10 +52,8 @@ class Handler(SimpleHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        try:
+        with contextlib.suppress(BrokenPipeError):  # the crawler gave up waiting
             self.wfile.write(body)
-        except BrokenPipeError:
-            pass  # the crawler gave up waiting, as it should
 
     def _broken(self) -> None:
         self._send(500, b"<html><body>Internal error</body></html>")
@@ -188,7 +188,7 @@ def test_it_waits_between_requests_to_one_host(site):
     base, log = site
     _crawler(base, delay=0.2, max_pages=6).run(progress=False)
     starts = sorted(t for t, _ in log)
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(gaps) >= 5
     assert min(gaps) >= 0.19
 

@@ -12,8 +12,8 @@ from retrieval.evaluation import evaluate, load_set
 
 
 class Command(BaseCommand):
-    help = ("Measures retrieval on a labelled set: recall@5 (share of each question's "
-            "relevant articles in the top 5), hit@5 and MRR@10, at article level.")
+    help = ("Measures retrieval on a labelled set, at article level: recall@5 (questions "
+            "answered in the top 5), MRR@10, and all-relevant recall@5.")
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--set", type=Path,
@@ -36,8 +36,8 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(asdict(report), indent=2))
             return
         self.stdout.write(f"{report.questions} questions from {options['set'].name}")
-        self.stdout.write(f"recall@5 {report.recall_at_5:.3f}   hit@5 {report.hit_at_5:.3f}   "
-                          f"MRR@10 {report.mrr_at_10:.3f}")
+        self.stdout.write(f"recall@5 {report.recall_at_5:.3f}   MRR@10 {report.mrr_at_10:.3f}   "
+                          f"all-relevant recall@5 {report.all_relevant_recall_at_5:.3f}")
         if options["show_misses"]:
             for miss in report.misses:
                 self.stdout.write(json.dumps(miss))
