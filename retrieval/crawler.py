@@ -82,7 +82,7 @@ class CrawlConfig:
 @dataclass
 class FetchResult:
     url: str
-    status: int | None = None
+    http_status: int | None = None
     final_url: str = ""
     html: str = ""
     etag: str = ""
@@ -181,7 +181,7 @@ class Crawler:
             with self.gate(host):
                 self.gate.wait_turn(host)
                 with self.client.stream("GET", url, headers=headers) as response:
-                    result.status = response.status_code
+                    result.http_status = response.status_code
                     result.final_url = str(response.url)
                     result.etag = response.headers.get("ETag", "")
                     result.last_modified = response.headers.get("Last-Modified", "")
@@ -338,7 +338,7 @@ class Crawler:
                 digest: str = "") -> str:
         page.state = state
         page.detail = detail[:500]
-        page.http_status = result.status
+        page.http_status = result.http_status
         page.final_url = result.final_url[:2048]
         page.etag = result.etag[:512] or page.etag
         page.last_modified = result.last_modified[:128] or page.last_modified

@@ -30,7 +30,7 @@ from django.utils import timezone
 from filelock import FileLock
 from tqdm import tqdm
 
-from retrieval.embeddings import embed, embedding_model_path
+from retrieval.embeddings import embed, embedding_model_id
 from retrieval.models import Chunk
 
 KEEP_BUILDS = 3
@@ -83,7 +83,7 @@ def _publish(index_dir: Path, index: faiss.Index, manifest: dict[str, Any]) -> d
     faiss.write_index(index, str(build_dir / "index.faiss"))
     manifest = {
         **manifest,
-        "embedding_model": embedding_model_path(),
+        "embedding_model": embedding_model_id(),
         "count": int(index.ntotal) - len(manifest.get("deleted_ids", [])),
         "checksum": hashlib.sha256((build_dir / "index.faiss").read_bytes()).hexdigest(),
         "built_at": timezone.now().isoformat(),
@@ -169,6 +169,7 @@ class IndexHolder:
         target = _resolve(index_dir)
         with self._lock:
             if self._loaded is None or self._loaded.build_dir != target:
+                faiss.omp_set_num_threads(settings.INDEX_SEARCH_THREADS)
                 manifest = json.loads((target / "manifest.json").read_text())
                 index = faiss.read_index(str(target / "index.faiss"))
                 if manifest["index_type"] == "hnsw":

@@ -25,6 +25,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+        parser.add_argument("--corpus-port", type=int,
+                            default=int(os.environ.get("CORPUS_PORT", 8001)),
+                            help="Port of the static corpus site that the crawler reads.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
@@ -34,37 +37,51 @@ class Command(BaseCommand):
             socket = Path(settings.EMBEDDED_REDIS_SOCKET)
             started_redis = not embedded_redis.is_running(socket)
             embedded_redis.ensure_running(socket)
-        logins = io.StringIO()
-        call_command("seed_demo", stdout=logins)
-
-        env = {**os.environ, "PSY_HTTPS": os.environ.get("PSY_HTTPS", "0")}
-        python = sys.executable
-        host, port = options["host"], options["port"]
-        # Own sessions, so Ctrl-C reaches only this command, which then stops the
-        # children in order instead of having them race each other.
-        processes = [
-            subprocess.Popen([python, "-m", "daphne", "-b", host, "-p", str(port),
-                              "psyconsole.asgi:application"], env=env, start_new_session=True),
-            subprocess.Popen([python, "-m", "celery", "-A", "psyconsole", "worker",
-                              "--pool=solo", "--loglevel=INFO"], env=env,
-                             start_new_session=True),
-        ]
-        url = f"http://{host}:{port}"
+        processes: list[subprocess.Popen] = []
         try:
-            self._wait_for(url + "/healthz", processes)
-            self.stdout.write(self.style.SUCCESS(f"\nThe console is up at {url}/console/"))
-            self.stdout.write(f"Public question form: {url}/   API docs: {url}/api/v1/docs")
-            self.stdout.write(logins.getvalue())
-            self.stdout.write("Press Ctrl-C to stop the server, the worker and Redis.")
-            while all(p.poll() is None for p in processes):
-                time.sleep(0.5)
-            self.stderr.write("A demo process exited; stopping the others.")
+            self._run(processes, **options)
         except KeyboardInterrupt:
             self.stdout.write("\nStopping…")
         finally:
             self._stop(processes)
             if started_redis:
                 embedded_redis.stop(Path(settings.EMBEDDED_REDIS_SOCKET))
+
+    def _run(self, processes: list[subprocess.Popen], **options: Any) -> None:
+        env = {**os.environ, "PSY_HTTPS": os.environ.get("PSY_HTTPS", "0")}
+        python = sys.executable
+        host, port = options["host"], options["port"]
+
+        def start(*command: str) -> subprocess.Popen:
+            # Own sessions, so Ctrl-C reaches only this command, which then stops the
+            # children in order instead of having them race each other.
+            process = subprocess.Popen([python, *command], env=env, start_new_session=True)
+            processes.append(process)
+            return process
+
+        # The corpus is published as a small static site and crawled into the index,
+        # as a real deployment crawls its sources.
+        site_dir = Path(settings.VAR_DIR) / "site"
+        call_command("build_site", out=site_dir, stdout=io.StringIO())
+        corpus_url = f"http://{host}:{options['corpus_port']}/"
+        start("-m", "http.server", str(options["corpus_port"]), "--bind", host,
+              "--directory", str(site_dir))
+        self._wait_for(corpus_url + "robots.txt", processes)
+        logins = io.StringIO()
+        call_command("seed_demo", corpus_url=corpus_url, stdout=logins)
+
+        start("-m", "daphne", "-b", host, "-p", str(port), "psyconsole.asgi:application")
+        start("-m", "celery", "-A", "psyconsole", "worker", "--pool=solo", "--loglevel=INFO")
+        url = f"http://{host}:{port}"
+        self._wait_for(url + "/healthz", processes)
+        self.stdout.write(self.style.SUCCESS(f"\nThe console is up at {url}/console/"))
+        self.stdout.write(f"Public question form: {url}/   API docs: {url}/api/v1/docs")
+        self.stdout.write(f"Corpus site (crawled into the index): {corpus_url}")
+        self.stdout.write(logins.getvalue())
+        self.stdout.write("Press Ctrl-C to stop the server, the worker and Redis.")
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        self.stderr.write("A demo process exited; stopping the others.")
 
     def _stop(self, processes: list[subprocess.Popen]) -> None:
         """A warm stop lets the worker finish the draft in hand; Ctrl-C again kills."""
@@ -85,7 +102,7 @@ class Command(BaseCommand):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in processes):
-                raise SystemExit("The server or the worker failed to start.")
+                raise SystemExit(f"A demo process exited while waiting for {url}.")
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
                     if response.status == 200:

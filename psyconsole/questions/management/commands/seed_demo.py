@@ -23,16 +23,23 @@ DEMO_USERS = [
 
 class Command(BaseCommand):
     help = ("Creates demo users of each role (printing their passwords once), submits the "
-            "sample questions and builds the retrieval index. Safe to run again.")
+            "sample questions, and fills the corpus and index: by crawling --corpus-url, or "
+            "straight from fixtures/articles. Safe to run again.")
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--questions", type=Path,
                             default=settings.BASE_DIR / "fixtures" / "demo_questions.json")
         parser.add_argument("--no-index", action="store_true")
+        parser.add_argument("--corpus-url", default="",
+                            help="Crawl the corpus site at this URL instead of loading files.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         roles.ensure_roles()
-        if not options["no_index"]:
+        if options["corpus_url"]:
+            call_command("crawl", seed=[options["corpus_url"]], delay=0.02, no_progress=True,
+                         stdout=self.stdout)
+        elif not options["no_index"]:
+            call_command("load_corpus", stdout=self.stdout)
             call_command("build_index", no_progress=True, stdout=self.stdout)
         User = get_user_model()
         self.stdout.write("Demo logins (shown once; rerun seed_demo to reset them):")
