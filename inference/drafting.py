@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from inference.generation import generate
+from inference.guardrails import Finding, check_draft
 from inference.loading import get_model
 from inference.prompts import PROMPT_VERSION, build_messages
 from retrieval.service import Passage, search
@@ -45,29 +46,29 @@ def crisis_block() -> str:
     )
 
 
-def post_process(raw: str, passages: list[Passage], *, risky: bool) -> tuple[str, list[dict]]:
-    findings: list[dict[str, str]] = []
+def post_process(raw: str, passages: list[Passage], *, risky: bool
+                 ) -> tuple[str, list[dict[str, str]]]:
+    """Runs the guardrails and adds what every draft must carry; lists every change."""
     text = raw.strip()
+    changes: list[Finding] = []
     if _FENCE_TAG.search(text):
         text = _FENCE_TAG.sub("", text).strip()
-        findings.append({"rule": "prompt_markup_removed",
-                         "detail": "The model echoed prompt markup; it was removed."})
-    for number in sorted({int(n) for n in _CITATION.findall(text)}):
-        if not 1 <= number <= len(passages):
-            findings.append({"rule": "citation_out_of_range",
-                             "detail": f"[{number}] does not match any given source."})
+        changes.append(Finding("prompt_markup_removed", "info",
+                               "The model echoed prompt markup; it was removed."))
+    text, findings = check_draft(text, len(passages), [p.url for p in passages])
+    findings = changes + findings
     if risky and not all(line in text for line in settings.CRISIS_RESOURCES):
         text = f"{text}\n\n{crisis_block()}"
-        findings.append({"rule": "crisis_resources_added",
-                         "detail": "The question was screened moderate risk or above, so the "
-                                   "configured crisis resources were added."})
+        findings.append(Finding("crisis_resources_added", "info",
+                                "The question was screened moderate risk or above, so the "
+                                "configured crisis resources were added."))
     if passages:
         text += "\n\nSources:\n" + "\n".join(
             f"[{n}] {p.article_title} ({p.url})" for n, p in enumerate(passages, start=1)
         )
-        findings.append({"rule": "sources_listed",
-                         "detail": "The retrieved sources were listed under the draft."})
-    return text, findings
+        findings.append(Finding("sources_listed", "info",
+                                "The retrieved sources were listed under the draft."))
+    return text, [f.as_dict() for f in findings]
 
 
 def compose_draft(question_text: str, *, risky: bool) -> ComposedDraft:

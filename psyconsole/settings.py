@@ -182,6 +182,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stuck-drafts": {"task": "psyconsole.questions.tasks.sweep_stuck_drafts",
+                           "schedule": 60.0},
+}
 
 CHANNEL_LAYERS = {
     "default": {
@@ -222,6 +226,7 @@ RETRIEVAL_KEYWORD_WEIGHT = env.float("PSY_RETRIEVAL_KEYWORD_WEIGHT", default=0.3
 CORPUS_SOURCES_FILE = Path(env.str("PSY_CORPUS_SOURCES",
                                    default=str(BASE_DIR / "fixtures" / "sources.yaml")))
 DRAFT_LEASE_SECONDS = env.int("PSY_DRAFT_LEASE_SECONDS", default=15 * 60)
+DRAFT_REQUEUE_AFTER_SECONDS = env.int("PSY_DRAFT_REQUEUE_AFTER_SECONDS", default=10 * 60)
 CLAIM_LEASE_SECONDS = env.int("PSY_CLAIM_LEASE_SECONDS", default=30 * 60)
 
 CRISIS_RESOURCES = env.list(
@@ -233,6 +238,9 @@ CRISIS_RESOURCES = env.list(
         "988 Suicide & Crisis Lifeline (US): call or text 988.",
     ],
 )
+# Phone numbers and links a draft may contain besides the crisis resources and the
+# URLs of its own sources; anything else is flagged.
+ALLOWED_RESOURCE_CONTACTS = env.list("PSY_ALLOWED_RESOURCE_CONTACTS", default=[])
 AI_DISCLOSURE = env.str(
     "PSY_AI_DISCLOSURE",
     default="This reply was drafted with the help of an AI model and reviewed, edited and "

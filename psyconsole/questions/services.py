@@ -279,6 +279,38 @@ def do_generate_draft(question_id: int, *, redraft: bool = False) -> Draft | Non
     return draft
 
 
+def do_sweep_stuck_drafts() -> list[int]:
+    """Requeues questions whose drafting stalled: a lapsed drafting lease (the worker
+    died mid-draft) or a screened question left without a draft for too long (its task
+    was lost). Re-queuing is safe because drafting is idempotent."""
+    now = timezone.now()
+    requeued = []
+    for question in Question.objects.filter(status=Status.DRAFTING,
+                                            drafting_lease_expires_at__lt=now):
+        try:
+            states.transition(question, Status.SCREENED, states.SYSTEM,
+                              action="draft_lease_expired",
+                              reason="the drafting worker did not finish in time",
+                              from_states={Status.DRAFTING},
+                              extra_condition=Q(drafting_lease_expires_at__lt=now),
+                              drafting_lease_expires_at=None)
+        except TransitionError:
+            continue
+        queue_draft(question)
+        requeued.append(question.pk)
+    waiting_since = now - timedelta(seconds=settings.DRAFT_REQUEUE_AFTER_SECONDS)
+    for question in Question.objects.filter(status=Status.SCREENED, drafts__isnull=True,
+                                            updated_at__lt=waiting_since):
+        # Touching updated_at spaces the requeues out, so a long but healthy queue is
+        # not flooded with duplicate tasks.
+        Question.objects.filter(pk=question.pk).update(updated_at=now)
+        queue_draft(question)
+        requeued.append(question.pk)
+    if requeued:
+        logger.info("Requeued drafting for %s stuck questions", len(requeued))
+    return requeued
+
+
 def do_request_redraft(question: Question, user: AbstractBaseUser) -> None:
     check_can(user, "questions.claim_question")
     if question.status not in (Status.SCREENED, Status.DRAFTED):

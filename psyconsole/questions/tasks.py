@@ -17,3 +17,10 @@ def draft_question(question_id: int, redraft: bool = False) -> int | None:
     """Drafts a reply for one question; a repeated delivery is a no-op."""
     draft = services.do_generate_draft(question_id, redraft=redraft)
     return draft.pk if draft else None
+
+
+@shared_task(ignore_result=True)
+def sweep_stuck_drafts() -> int:
+    """Runs every minute (Celery beat): requeues drafts whose worker died or whose task
+    was lost."""
+    return len(services.do_sweep_stuck_drafts())

@@ -71,7 +71,8 @@ class Command(BaseCommand):
         call_command("seed_demo", corpus_url=corpus_url, stdout=logins)
 
         start("-m", "daphne", "-b", host, "-p", str(port), "psyconsole.asgi:application")
-        start("-m", "celery", "-A", "psyconsole", "worker", "--pool=solo", "--loglevel=INFO")
+        start("-m", "celery", "-A", "psyconsole", "worker", "--pool=solo", "--loglevel=INFO",
+              "--beat", "--schedule", str(Path(settings.VAR_DIR) / "celerybeat-schedule"))
         url = f"http://{host}:{port}"
         self._wait_for(url + "/healthz", processes)
         self.stdout.write(self.style.SUCCESS(f"\nThe console is up at {url}/console/"))
