@@ -35,7 +35,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 
 test: $(STAMP) services lint
-	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
+	PSY_HTTPS=0 PSY_VAR_DIR=$(CURDIR)/var/test $(PY) manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(PY) -m pytest
 
 clean:

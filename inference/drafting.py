@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from inference.generation import generate
+from inference.backends import Backend, GenerationError, get_backend
+from inference.generation import StopCheck, TextCallback
 from inference.guardrails import Finding, check_draft
-from inference.loading import get_model
 from inference.prompts import PROMPT_VERSION, build_messages
 from retrieval.service import Passage, search
 
@@ -29,11 +29,13 @@ class ComposedDraft:
     messages: list[dict[str, str]]
     passages: list[Passage]
     model_name: str
+    backend: str = "transformers"
     prompt_version: str = PROMPT_VERSION
     findings: list[dict[str, str]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cancelled: bool = False
 
     @property
     def citations(self) -> list[int]:
@@ -71,21 +73,52 @@ def post_process(raw: str, passages: list[Passage], *, risky: bool
     return text, [f.as_dict() for f in findings]
 
 
-def compose_draft(question_text: str, *, risky: bool) -> ComposedDraft:
+def fit_passages(backend: Backend, question: str, passages: list[Passage],
+                 max_new_tokens: int, instruction: str = ""
+                 ) -> tuple[list[dict[str, str]], list[Passage]]:
+    """The prompt with as many passages as fit the context window. Passages go from the
+    lowest-ranked up; the question itself is never cut."""
+    kept = list(passages)
+    while True:
+        messages = build_messages(question, kept, instruction)
+        if backend.count_tokens(messages) + max_new_tokens <= backend.context_window:
+            return messages, kept
+        if not kept:
+            raise GenerationError("The question alone does not fit the model's context "
+                                  "window.")
+        kept.pop()
+
+
+def compose_draft(question_text: str, *, risky: bool, instruction: str = "",
+                  on_text: TextCallback | None = None, should_stop: StopCheck | None = None,
+                  sample_seed: int | None = None) -> ComposedDraft:
+    """Retrieves, prompts, generates and checks one draft. `on_text` receives the text
+    so far while it is generated; `should_stop` is polled to cancel; `sample_seed`
+    samples an alternative candidate instead of the greedy draft."""
     started = time.perf_counter()
     passages = search(question_text)
     retrieved = time.perf_counter()
-    messages = build_messages(question_text, passages)
-    loaded = get_model()
+    backend = get_backend()
     loaded_at = time.perf_counter()
-    generation = generate(loaded, messages)
-    text, findings = post_process(generation.text, passages, risky=risky)
+    max_new_tokens = settings.LLM_MAX_NEW_TOKENS
+    messages, kept = fit_passages(backend, question_text, passages, max_new_tokens,
+                                  instruction)
+    generation = backend.generate(messages, max_new_tokens=max_new_tokens,
+                                  max_seconds=settings.LLM_MAX_SECONDS, on_text=on_text,
+                                  should_stop=should_stop, sample_seed=sample_seed)
+    text, findings = post_process(generation.text, kept, risky=risky)
+    if len(kept) < len(passages):
+        findings.insert(0, Finding(
+            "passages_trimmed", "info",
+            f"{len(passages) - len(kept)} lower-ranked sources were left out so the prompt "
+            "fits the model's context window.").as_dict())
     return ComposedDraft(
         text=text,
         raw_text=generation.text,
         messages=messages,
-        passages=passages,
-        model_name=loaded.name,
+        passages=kept,
+        model_name=backend.model_name,
+        backend=backend.kind,
         findings=findings,
         timings={
             "retrieval_ms": round((retrieved - started) * 1000, 1),
@@ -96,4 +129,5 @@ def compose_draft(question_text: str, *, risky: bool) -> ComposedDraft:
         },
         prompt_tokens=generation.prompt_tokens,
         completion_tokens=generation.completion_tokens,
+        cancelled=generation.cancelled,
     )

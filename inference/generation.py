@@ -1,13 +1,18 @@
-"""Text generation with time and token limits, on the locally loaded model."""
+"""Text generation on the locally loaded model, with time and token limits, live text
+for streaming, cancellation, and seeded sampling for alternative candidates."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 
 from inference.loading import LoadedModel
+
+TextCallback = Callable[[str], None]
+StopCheck = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -17,30 +22,43 @@ class Generation:
     completion_tokens: int
     first_token_ms: float
     total_ms: float
-
-
-class _FirstTokenTimer:
-    """A streamer that only notes when the first new token arrives."""
-
-    def __init__(self) -> None:
-        self.first_at: float | None = None
-        self._skipped_prompt = False
-
-    def put(self, value: object) -> None:
-        if not self._skipped_prompt:
-            self._skipped_prompt = True  # generate() first hands over the prompt itself
-            return
-        if self.first_at is None:
-            self.first_at = time.perf_counter()
-
-    def end(self) -> None:
-        pass
+    cancelled: bool = False
 
 
 def generate(loaded: LoadedModel, messages: list[dict[str, str]], *,
              max_new_tokens: int | None = None, max_seconds: float | None = None,
-             max_prompt_tokens: int = 1800) -> Generation:
+             max_prompt_tokens: int = 1800, on_text: TextCallback | None = None,
+             should_stop: StopCheck | None = None,
+             sample_seed: int | None = None) -> Generation:
     import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
+
+    class LiveText(TextStreamer):
+        """Notes the first new token and hands the text so far to `on_text`."""
+
+        def __init__(self) -> None:
+            super().__init__(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True)
+            self.first_at: float | None = None
+            self.so_far = ""
+
+        def put(self, value: object) -> None:
+            if not self.next_tokens_are_prompt and self.first_at is None:
+                self.first_at = time.perf_counter()
+            super().put(value)
+
+        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            self.so_far += text
+            if on_text is not None and text:
+                on_text(self.so_far)
+
+    class Cancelled(StoppingCriteria):
+        def __init__(self) -> None:
+            self.stopped = False
+
+        def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor,
+                     **kwargs: object) -> torch.Tensor:
+            self.stopped = self.stopped or bool(should_stop and should_stop())
+            return torch.full((input_ids.shape[0],), self.stopped, dtype=torch.bool)
 
     tokenizer, model = loaded.tokenizer, loaded.model
     input_ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True,
@@ -48,7 +66,11 @@ def generate(loaded: LoadedModel, messages: list[dict[str, str]], *,
     if input_ids.shape[1] > max_prompt_tokens:
         raise ValueError(f"Prompt has {input_ids.shape[1]} tokens; the limit is "
                          f"{max_prompt_tokens}.")
-    timer = _FirstTokenTimer()
+    streamer, cancel = LiveText(), Cancelled()
+    sampling = {"do_sample": False}
+    if sample_seed is not None:
+        torch.manual_seed(sample_seed)
+        sampling = {"do_sample": True, "temperature": 0.8, "top_p": 0.9}
     started = time.perf_counter()
     with loaded.lock, torch.inference_mode():
         output = model.generate(
@@ -56,19 +78,20 @@ def generate(loaded: LoadedModel, messages: list[dict[str, str]], *,
             attention_mask=torch.ones_like(input_ids),
             max_new_tokens=max_new_tokens or settings.LLM_MAX_NEW_TOKENS,
             max_time=max_seconds or settings.LLM_MAX_SECONDS,
-            do_sample=False,
             repetition_penalty=1.1,
             pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
-            streamer=timer,
+            streamer=streamer,
+            stopping_criteria=StoppingCriteriaList([cancel]),
+            **sampling,
         )
     finished = time.perf_counter()
     new_tokens = output[0, input_ids.shape[1]:]
-    text = tokenizer.decode(new_tokens, skip_special_tokens=True).strip()
-    first = timer.first_at or finished
+    first = streamer.first_at or finished
     return Generation(
-        text=text,
+        text=tokenizer.decode(new_tokens, skip_special_tokens=True).strip(),
         prompt_tokens=int(input_ids.shape[1]),
         completion_tokens=int(new_tokens.shape[0]),
         first_token_ms=round((first - started) * 1000, 1),
         total_ms=round((finished - started) * 1000, 1),
+        cancelled=cancel.stopped,
     )

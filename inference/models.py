@@ -9,6 +9,7 @@ class ModelVersion(models.Model):
 
     class Backend(models.TextChoices):
         TRANSFORMERS = "transformers", "Local transformers"
+        OPENAI = "openai", "OpenAI-compatible server"
 
     name = models.CharField(max_length=128, unique=True)
     backend = models.CharField(max_length=32, choices=Backend.choices,

@@ -26,14 +26,17 @@ def _fence(text: str) -> str:
     )
 
 
-def build_messages(question: str, passages: list[Passage]) -> list[dict[str, str]]:
+def build_messages(question: str, passages: list[Passage],
+                   instruction: str = "") -> list[dict[str, str]]:
     sources = "\n\n".join(
         f"[{n}] {p.article_title}{' - ' + p.heading if p.heading else ''}\n{p.text.strip()}"
         for n, p in enumerate(passages, start=1)
     ) or "(no sources found)"
+    request = (f"The reviewing counsellor asks for this version: {_fence(instruction)}.\n"
+               if instruction else "")
     user = (
         f"Sources:\n{sources}\n\n"
         f"<client_message>\n{_fence(question.strip())}\n</client_message>\n\n"
-        "Write the draft reply now."
+        f"{request}Write the draft reply now."
     )
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]

@@ -200,6 +200,12 @@ CHANNEL_LAYERS = {
 }
 
 # --- Models, retrieval and drafting -------------------------------------------------
+# "transformers" runs the model in the worker; "openai" calls an OpenAI-compatible server.
+LLM_BACKEND = env.str("PSY_LLM_BACKEND", default="transformers")
+LLM_API_BASE = env.str("PSY_LLM_API_BASE", default="")
+LLM_API_MODEL = env.str("PSY_LLM_API_MODEL", default="default")
+LLM_API_KEY = env.str("PSY_LLM_API_KEY", default="")
+LLM_CONTEXT_WINDOW = env.int("PSY_LLM_CONTEXT_WINDOW", default=8192)
 MODEL_CACHE_DIR = Path(env.str("PSY_MODEL_CACHE_DIR", default=str(VAR_DIR / "models")))
 # Empty means: the packaged SmolLM2-135M-Instruct GGUF, converted once into MODEL_CACHE_DIR.
 LLM_MODEL_PATH = env.str("PSY_LLM_MODEL_PATH", default="")
@@ -207,6 +213,7 @@ LLM_MODEL_NAME = env.str("PSY_LLM_MODEL_NAME", default="")
 LLM_MAX_NEW_TOKENS = env.int("PSY_LLM_MAX_NEW_TOKENS", default=200)
 LLM_MAX_SECONDS = env.float("PSY_LLM_MAX_SECONDS", default=120.0)
 LLM_THREADS = env.int("PSY_LLM_THREADS", default=0)
+LLM_INT8 = env.bool("PSY_LLM_INT8", default=False)
 EMBEDDING_MODEL_PATH = env.str("PSY_EMBEDDING_MODEL_PATH", default="")
 # int8 embedder: faster queries, different vectors; rebuild the index after changing it.
 EMBEDDING_INT8 = env.bool("PSY_EMBEDDING_INT8", default=False)

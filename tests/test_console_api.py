@@ -191,3 +191,12 @@ def test_clients_cannot_get_a_console_token(api, outsider):
     response = api.post_json("/api/v1/auth/token", {
         "username": "olly", "password": "correct horse battery staple"})
     assert response.status_code == 401
+
+
+def test_http_basic_auth_signs_in_a_script(api, counsellor, drafted_question):
+    import base64
+
+    good = base64.b64encode(b"casey:correct horse battery staple").decode()
+    bad = base64.b64encode(b"casey:wrong").decode()
+    assert api.get("/api/v1/console/queue", HTTP_AUTHORIZATION=f"Basic {good}").status_code == 200
+    assert api.get("/api/v1/console/queue", HTTP_AUTHORIZATION=f"Basic {bad}").status_code == 401

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from django.conf import settings
 
 from inference.drafting import post_process
 from psyconsole.questions import services, states
-from psyconsole.questions.models import Draft, Status
+from psyconsole.questions.models import Draft, Question, Status
 from retrieval.service import Passage
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +22,7 @@ def ready(tiny_model, corpus_index):
 
 def test_it_drafts_a_grounded_reply_and_records_how(ready):
     question = services.do_submit_question("I can't fall asleep at night").question
-    draft = services.do_generate_draft(question.pk)
+    (draft,) = services.do_generate_draft(question.pk)
     question.refresh_from_db()
     assert question.status == Status.DRAFTED
     assert draft.model_version.name == "tiny-smollm2"
@@ -36,7 +38,7 @@ def test_it_drafts_a_grounded_reply_and_records_how(ready):
 def test_drafting_twice_makes_one_draft(ready):
     question = services.do_submit_question("I feel lonely").question
     services.do_generate_draft(question.pk)
-    assert services.do_generate_draft(question.pk) is None
+    assert services.do_generate_draft(question.pk) == []
     assert Draft.objects.filter(question=question).count() == 1
 
 
@@ -44,7 +46,7 @@ def test_a_question_under_a_live_drafting_lease_is_not_drafted_again(ready):
     question = services.do_submit_question("I feel lonely").question
     states.transition(question, Status.DRAFTING, states.WORKER,
                       drafting_lease_expires_at="2999-01-01T00:00:00Z")
-    assert services.do_generate_draft(question.pk) is None
+    assert services.do_generate_draft(question.pk) == []
     assert not Draft.objects.exists()
 
 
@@ -52,7 +54,7 @@ def test_an_expired_drafting_lease_is_taken_over(ready):
     question = services.do_submit_question("I feel lonely").question
     states.transition(question, Status.DRAFTING, states.WORKER,
                       drafting_lease_expires_at="2000-01-01T00:00:00Z")
-    assert services.do_generate_draft(question.pk) is not None
+    assert services.do_generate_draft(question.pk)
     actions = list(question.audit_events.values_list("action", flat=True))
     assert "draft_lease_expired" in actions
 
@@ -71,12 +73,12 @@ def test_a_failed_draft_leaves_the_question_redraftable(tiny_model, settings, tm
 def test_a_withdrawn_question_is_not_drafted(ready):
     question = services.do_submit_question("Never mind").question
     services.do_withdraw(question)
-    assert services.do_generate_draft(question.pk) is None
+    assert services.do_generate_draft(question.pk) == []
 
 
 def test_risky_questions_get_crisis_resources_whatever_the_model_wrote(ready):
     question = services.do_submit_question("I keep thinking about suicide").question
-    draft = services.do_generate_draft(question.pk)
+    (draft,) = services.do_generate_draft(question.pk)
     for line in settings.CRISIS_RESOURCES:
         assert line in draft.text
     assert any(f["rule"] == "crisis_resources_added" for f in draft.findings)
@@ -141,3 +143,82 @@ def test_the_sweeper_waits_again_after_a_requeue(settings):
     assert len(services.do_sweep_stuck_drafts()) == 1
     settings.DRAFT_REQUEUE_AFTER_SECONDS = 60
     assert services.do_sweep_stuck_drafts() == []
+
+
+def test_a_redraft_follows_the_instruction_and_offers_candidates(ready):
+    question = services.do_submit_question("I feel lonely").question
+    services.do_generate_draft(question.pk)
+    drafts = services.do_generate_draft(question.pk, redraft=True, instruction="shorter",
+                                        candidates=3)
+    assert [d.candidate for d in drafts] == [0, 1, 2]
+    assert all(d.instruction == "shorter" for d in drafts)
+    assert "asks for this version: shorter" in drafts[0].prompt[1]["content"]
+    assert question.drafts.count() == 4
+
+
+@pytest.mark.parametrize(("instruction", "candidates"), [
+    ("x" * 201, 1), ("ok", 0), ("ok", 4), ("ok", "2"), (5, 1),
+])
+def test_it_rejects_a_bad_redraft_request(counsellor, instruction, candidates):
+    from django.core.exceptions import ValidationError
+
+    question = services.do_submit_question("I feel lonely").question
+    with pytest.raises(ValidationError):
+        services.do_request_redraft(question, counsellor, instruction, candidates)
+
+
+def test_the_draft_streams_to_the_console_as_it_is_written(ready, monkeypatch):
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from psyconsole.questions.events import question_group
+
+    monkeypatch.setattr(services, "STREAM_INTERVAL_SECONDS", 0)
+    layer = get_channel_layer()
+    question = services.do_submit_question("I can't sleep").question
+    listener = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(question_group(question.pk), listener)
+    (draft,) = services.do_generate_draft(question.pk)
+
+    async def drain() -> list[str]:
+        texts = []
+        while True:
+            try:
+                message = await asyncio.wait_for(layer.receive(listener), timeout=1)
+            except TimeoutError:
+                return texts
+            if message["event"] == "draft.progress":
+                texts.append(message["text"])
+
+    streamed = async_to_sync(drain)()
+    assert streamed, "no text reached the channel layer"
+    assert all(b.startswith(a) for a, b in itertools.pairwise(streamed))
+    assert draft.raw_text.startswith(streamed[-1].strip())
+
+
+def test_a_cancelled_draft_is_discarded_and_the_question_stays_redraftable(ready, counsellor,
+                                                                         monkeypatch):
+    question = services.do_submit_question("I can't sleep").question
+    monkeypatch.setattr(services, "CANCEL_POLL_SECONDS", 0)
+    original = services._DraftWatch.on_text
+
+    def cancel_on_first_text(self, text):  # the counsellor presses Cancel mid-draft
+        services.do_cancel_draft(Question.objects.get(pk=self.question_id), counsellor)
+        original(self, text)
+
+    monkeypatch.setattr(services._DraftWatch, "on_text", cancel_on_first_text)
+    assert services.do_generate_draft(question.pk) == []
+    question.refresh_from_db()
+    assert question.status == Status.SCREENED and question.cancel_requested_at is None
+    actions = list(question.audit_events.values_list("action", flat=True))
+    assert actions[-2:] == ["cancel_draft", "draft_cancelled"]
+
+
+def test_only_a_draft_in_progress_can_be_cancelled(counsellor):
+    from psyconsole.questions.states import TransitionError
+
+    question = services.do_submit_question("I can't sleep").question
+    with pytest.raises(TransitionError):
+        services.do_cancel_draft(question, counsellor)

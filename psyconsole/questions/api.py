@@ -19,7 +19,7 @@ from ninja import Status as Reply
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
-from ninja.security import HttpBearer, SessionAuth
+from ninja.security import HttpBasicAuth, HttpBearer, SessionAuth
 
 from psyconsole.questions import selectors, services
 from psyconsole.questions.models import Draft, Question, Review, RiskLevel, Status
@@ -37,6 +37,7 @@ from psyconsole.questions.schemas import (
     QuestionStatusOut,
     QueueItemOut,
     ReasonIn,
+    RedraftIn,
     ReviewOut,
     TextIn,
     TokenIn,
@@ -80,15 +81,26 @@ class ApiTokenAuth(HttpBearer):
         return user
 
 
-STAFF_AUTH = [ApiTokenAuth(), SessionAuth()]
+class PasswordAuth(HttpBasicAuth):
+    """HTTP Basic auth with a console user's own password, for simple scripts."""
+
+    def authenticate(self, request: HttpRequest, username: str, password: str) -> Any:
+        user = authenticate(request, username=username, password=password)
+        if user is not None:
+            request.user = user
+        return user
+
+
+STAFF_AUTH = [ApiTokenAuth(), PasswordAuth(), SessionAuth()]
 
 api = NinjaAPI(
     title="Psy-LLM console API",
     version="1",
     description=(
         "Public intake and tracking for clients, and every console action for signed-in "
-        "staff (bearer token from POST /auth/token, or a console session with its CSRF "
-        "token). Replies reach a client only after a named professional approves them."
+        "staff (a bearer token from POST /auth/token, HTTP Basic auth, or a console session "
+        "with its CSRF token). Replies reach a client only after a named professional "
+        "approves them."
     ),
     parser=StrictJSONParser(),
     urls_namespace="api",
@@ -227,7 +239,8 @@ def _user_label(user: Any) -> str | None:
 
 def _draft_out(draft: Draft) -> dict[str, Any]:
     return {
-        "id": draft.pk, "text": draft.text, "model_version": draft.model_version.name,
+        "id": draft.pk, "candidate": draft.candidate, "instruction": draft.instruction,
+        "text": draft.text, "model_version": draft.model_version.name,
         "prompt_version": draft.prompt_version, "passages": draft.passages,
         "findings": draft.findings, "timings": draft.timings,
         "prompt_tokens": draft.prompt_tokens, "completion_tokens": draft.completion_tokens,
@@ -327,10 +340,19 @@ def escalate(request: HttpRequest, question_id: int, payload: ReasonIn) -> Any:
 
 
 @console.post("/questions/{question_id}/redraft", response={202: ErrorOut, **STAFF_ERRORS},
-              summary="Ask the worker for a new draft")
-def redraft(request: HttpRequest, question_id: int) -> Any:
-    services.do_request_redraft(_question(question_id), request.user)
+              summary="Ask for a new draft, optionally with an instruction and candidates")
+def redraft(request: HttpRequest, question_id: int, payload: RedraftIn | None = None) -> Any:
+    payload = payload or RedraftIn()
+    services.do_request_redraft(_question(question_id), request.user, payload.instruction,
+                                payload.candidates)
     return Reply(202, {"detail": "A new draft has been queued."})
+
+
+@console.post("/questions/{question_id}/cancel-draft",
+              response={202: ErrorOut, **STAFF_ERRORS}, summary="Stop the draft in progress")
+def cancel_draft(request: HttpRequest, question_id: int) -> Any:
+    services.do_cancel_draft(_question(question_id), request.user)
+    return Reply(202, {"detail": "The draft in progress will stop within a second."})
 
 
 @console.get("/questions/{question_id}/audit", response={200: list[AuditEventOut],

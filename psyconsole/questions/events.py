@@ -48,3 +48,11 @@ def question_changed(question_id: int, status: str, risk_level: str) -> None:
 def crisis_alert(question_id: int, risk_level: str) -> None:
     send_on_commit(ALERTS_GROUP, "crisis.alert", question_id=question_id, risk_level=risk_level)
 
+
+
+def draft_progress(question_id: int, text: str, candidate: int) -> None:
+    """Text generated so far, sent at once: streaming is not tied to any transaction,
+    and a missed message costs nothing because every message carries the whole text."""
+    _send(question_group(question_id), {"type": "console.event", "event": "draft.progress",
+                                        "question_id": question_id, "candidate": candidate,
+                                        "text": text})

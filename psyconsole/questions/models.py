@@ -61,6 +61,8 @@ class Question(models.Model):
                                    on_delete=models.PROTECT, related_name="claimed_questions")
     claim_expires_at = models.DateTimeField(null=True, blank=True)
     drafting_lease_expires_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when a counsellor cancels the draft in progress.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -102,6 +104,10 @@ class Draft(models.Model):
     raw_text = models.TextField(help_text="Exactly what the model generated.")
     prompt = models.JSONField(help_text="The exact chat messages sent to the model.")
     prompt_version = models.CharField(max_length=32)
+    instruction = models.CharField(max_length=200, blank=True,
+                                   help_text="The counsellor's request for this version.")
+    candidate = models.PositiveSmallIntegerField(
+        default=0, help_text="0 for the greedy draft; 1, 2... for sampled alternatives.")
     passages = models.JSONField(default=list, help_text="Retrieved passages with scores.")
     findings = models.JSONField(default=list, help_text="What post-processing changed, and why.")
     timings = models.JSONField(default=dict)

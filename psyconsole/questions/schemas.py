@@ -77,6 +77,8 @@ class PassageOut(Schema):
 
 class DraftOut(Schema):
     id: int
+    candidate: int
+    instruction: str
     text: str
     model_version: str
     prompt_version: str
@@ -127,6 +129,12 @@ class ApproveIn(Schema):
 
 class ReasonIn(Schema):
     reason: StrictStr = Field(..., json_schema_extra={"minLength": 1, "maxLength": 2000})
+
+
+class RedraftIn(Schema):
+    instruction: StrictStr = Field("", description='For example "shorter", "warmer" or '
+                                   '"more practical", or your own words (200 characters).')
+    candidates: StrictInt = Field(1, ge=1, le=3, description="How many drafts to offer.")
 
 
 class NoteIn(Schema):

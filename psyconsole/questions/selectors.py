@@ -26,6 +26,18 @@ def question_for_staff(question_id: int) -> Question:
             .get(pk=question_id))
 
 
+def current_draft(question: Question) -> Draft | None:
+    """The greedy draft of the latest batch: what the editor starts from."""
+    return question.drafts.filter(candidate=0).order_by("-created_at", "-id").first()
+
+
+def alternative_drafts(question: Question, draft: Draft | None) -> QuerySet[Draft]:
+    """The sampled candidates drafted with `draft` in the same batch."""
+    if draft is None:
+        return Draft.objects.none()
+    return question.drafts.filter(candidate__gt=0, id__gt=draft.pk).order_by("candidate")
+
+
 def delivered_reply(question: Question) -> Review | None:
     if question.status != Status.DELIVERED:
         return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from psyconsole.questions import events, states
+from psyconsole.questions import events, selectors, states
 from psyconsole.questions.models import (
     Annotation,
     ApiToken,
@@ -125,8 +126,12 @@ def _replay(key: str, fingerprint: str) -> Question | None:
 
 
 def do_submit_question(text: object, contact: object = None,
-                       idempotency_key: str | None = None) -> Submission:
-    """Stores, screens and queues a client question. Screening never uses the model."""
+                       idempotency_key: str | None = None, *,
+                       background: bool = False) -> Submission:
+    """Stores, screens and queues a client question. Screening never uses the model.
+
+    `background` drafts it after every live question (used for bulk imports and demo
+    data, so they never hold up a real client)."""
     text = check_question_text(text)
     contact = check_contact(contact)
     key = check_idempotency_key(idempotency_key)
@@ -153,7 +158,7 @@ def do_submit_question(text: object, contact: object = None,
             events.question_changed(question.pk, question.status, question.risk_level)
             if result.is_crisis:
                 events.crisis_alert(question.pk, question.risk_level)
-            queue_draft(question)
+            queue_draft(question, background=background)
     except IntegrityError:
         # A concurrent request with the same idempotency key won the race.
         if key is None:
@@ -173,20 +178,29 @@ DRAFT_PRIORITY = {
 }
 
 
-def queue_draft(question: Question, *, redraft: bool = False) -> None:
+BACKGROUND_PRIORITY = 9
+
+
+def queue_draft(question: Question, *, redraft: bool = False, background: bool = False,
+                instruction: str = "", candidates: int = 1) -> None:
     """Queues drafting after commit. If the broker is down, the question simply waits in
     the queue; counsellors can still claim and answer it."""
     from psyconsole.questions.tasks import draft_question
 
-    question_id, priority = question.pk, DRAFT_PRIORITY[RiskLevel(question.risk_level)]
+    question_id = question.pk
+    priority = DRAFT_PRIORITY[RiskLevel(question.risk_level)]
+    if background and priority > 0:  # a crisis is never put in the background
+        priority = BACKGROUND_PRIORITY
 
     def enqueue() -> None:
         try:
             from psyconsole.embedded_redis import ensure_configured_redis
 
             ensure_configured_redis()
-            draft_question.apply_async((question_id,), {"redraft": redraft},
-                                       priority=priority)
+            draft_question.apply_async(
+                (question_id,),
+                {"redraft": redraft, "instruction": instruction, "candidates": candidates},
+                priority=priority)
         except Exception:
             logger.warning("Could not queue drafting for question #%s", question_id,
                            exc_info=True)
@@ -204,15 +218,57 @@ def do_withdraw(question: Question) -> Question:
 
 # --- drafting (the worker) ---------------------------------------------------------
 
-def do_generate_draft(question_id: int, *, redraft: bool = False) -> Draft | None:
-    """Drafts a reply for one question. Safe to call twice: a question that already
-    has a draft, or is being drafted under a live lease, is left alone."""
+REDRAFT_INSTRUCTIONS = ("shorter", "warmer", "more practical")
+MAX_CANDIDATES = 3
+STREAM_INTERVAL_SECONDS = 0.25
+CANCEL_POLL_SECONDS = 0.5
+
+
+class _DraftWatch:
+    """Streams text to the console at most every STREAM_INTERVAL_SECONDS, and notices a
+    counsellor's cancel by polling the database at most every CANCEL_POLL_SECONDS."""
+
+    def __init__(self, question_id: int) -> None:
+        self.question_id = question_id
+        self.candidate = 0
+        self._sent_at = 0.0
+        self._polled_at = 0.0
+        self.cancelled = False
+
+    def on_text(self, text: str) -> None:
+        now = time.monotonic()
+        if now - self._sent_at >= STREAM_INTERVAL_SECONDS:
+            self._sent_at = now
+            events.draft_progress(self.question_id, text, self.candidate)
+
+    def should_stop(self) -> bool:
+        now = time.monotonic()
+        if not self.cancelled and now - self._polled_at >= CANCEL_POLL_SECONDS:
+            self._polled_at = now
+            self.cancelled = Question.objects.filter(
+                pk=self.question_id, cancel_requested_at__isnull=False).exists()
+        return self.cancelled
+
+
+def check_redraft_request(instruction: object, candidates: object) -> tuple[str, int]:
+    instruction = check_text(instruction, field="instruction", max_chars=200, required=False)
+    if not isinstance(candidates, int) or isinstance(candidates, bool) or not (
+            1 <= candidates <= MAX_CANDIDATES):
+        raise ValidationError({"candidates": f"candidates must be 1 to {MAX_CANDIDATES}."})
+    return instruction, candidates
+
+
+def do_generate_draft(question_id: int, *, redraft: bool = False, instruction: str = "",
+                      candidates: int = 1) -> list[Draft]:
+    """Drafts a reply (and up to two sampled alternatives) for one question, streaming
+    the text to the console as it is written. Safe to call twice: a question that
+    already has a draft, or is being drafted under a live lease, is left alone."""
     from inference.drafting import compose_draft
     from inference.registry import ensure_model_version
 
     question = Question.objects.filter(pk=question_id).first()
     if question is None:
-        return None
+        return []
     now = timezone.now()
     if (question.status == Status.DRAFTING and question.drafting_lease_expires_at
             and question.drafting_lease_expires_at < now):
@@ -224,59 +280,86 @@ def do_generate_draft(question_id: int, *, redraft: bool = False) -> Draft | Non
                               extra_condition=Q(drafting_lease_expires_at__lt=now),
                               drafting_lease_expires_at=None)
         except TransitionError:
-            return None
+            return []
     lease = now + timedelta(seconds=settings.DRAFT_LEASE_SECONDS)
     startable = {Status.SCREENED, Status.DRAFTED} if redraft else {Status.SCREENED}
     try:
         states.transition(question, Status.DRAFTING, states.WORKER, from_states=startable,
-                          reason="redraft requested" if redraft else "",
-                          drafting_lease_expires_at=lease)
+                          reason=instruction or ("redraft requested" if redraft else ""),
+                          drafting_lease_expires_at=lease, cancel_requested_at=None)
     except TransitionError:
         logger.info("Question #%s is not waiting for a draft; skipped", question_id)
-        return None
+        return []
     events.question_changed(question.pk, Status.DRAFTING, question.risk_level)
+    back_to = Status.DRAFTED if question.drafts.exists() else Status.SCREENED
 
-    try:
-        composed = compose_draft(question.text, risky=question.is_risky)
-    except Exception:
+    def give_back(action: str, reason: str) -> None:
         with transaction.atomic():
             try:
-                states.transition(question, Status.SCREENED, states.WORKER,
-                                  action="draft_failed", reason="drafting raised an error",
-                                  from_states={Status.DRAFTING},
+                states.transition(question, back_to, states.WORKER, action=action,
+                                  reason=reason, from_states={Status.DRAFTING},
                                   extra_condition=Q(drafting_lease_expires_at=lease),
-                                  drafting_lease_expires_at=None)
-                events.question_changed(question.pk, Status.SCREENED, question.risk_level)
+                                  drafting_lease_expires_at=None, cancel_requested_at=None)
+                events.question_changed(question.pk, back_to, question.risk_level)
             except TransitionError:
                 pass
+
+    watch = _DraftWatch(question.pk)
+    composed = []
+    try:
+        for candidate in range(candidates):
+            watch.candidate = candidate
+            composed.append(compose_draft(
+                question.text, risky=question.is_risky, instruction=instruction,
+                on_text=watch.on_text, should_stop=watch.should_stop,
+                sample_seed=None if candidate == 0 else candidate,
+            ))
+            if watch.cancelled:
+                break
+    except Exception:
+        give_back("draft_failed", "drafting raised an error")
         raise
+    if watch.cancelled:
+        give_back("draft_cancelled", "cancelled by a counsellor")
+        return []
 
     with transaction.atomic():
-        version = ensure_model_version(composed.model_name, "")
         try:
             states.transition(question, Status.DRAFTED, states.WORKER,
                               from_states={Status.DRAFTING},
                               extra_condition=Q(drafting_lease_expires_at=lease),
-                              data={"model_version": version.name},
+                              data={"model_version": composed[0].model_name,
+                                    "candidates": len(composed)},
                               drafting_lease_expires_at=None)
         except TransitionError:
             logger.info("Question #%s changed while drafting; draft discarded", question_id)
-            return None
-        draft = Draft.objects.create(
-            question=question,
-            model_version=version,
-            text=composed.text,
-            raw_text=composed.raw_text,
-            prompt=composed.messages,
-            prompt_version=composed.prompt_version,
-            passages=[p.as_dict() for p in composed.passages],
-            findings=composed.findings,
-            timings=composed.timings,
-            prompt_tokens=composed.prompt_tokens,
-            completion_tokens=composed.completion_tokens,
-        )
+            return []
+        drafts = [
+            Draft.objects.create(
+                question=question,
+                model_version=ensure_model_version(c.model_name, c.backend),
+                text=c.text, raw_text=c.raw_text, prompt=c.messages,
+                prompt_version=c.prompt_version, instruction=instruction, candidate=i,
+                passages=[p.as_dict() for p in c.passages], findings=c.findings,
+                timings=c.timings, prompt_tokens=c.prompt_tokens,
+                completion_tokens=c.completion_tokens,
+            )
+            for i, c in enumerate(composed)
+        ]
         events.question_changed(question.pk, Status.DRAFTED, question.risk_level)
-    return draft
+    return drafts
+
+
+def do_cancel_draft(question: Question, user: AbstractBaseUser) -> None:
+    """Asks the worker to stop the draft in progress; it notices within a second."""
+    check_can(user, "questions.claim_question")
+    with transaction.atomic():
+        updated = Question.objects.filter(pk=question.pk, status=Status.DRAFTING).update(
+            cancel_requested_at=timezone.now())
+        if not updated:
+            raise TransitionError(f"Question #{question.pk} is not being drafted.")
+        states.record_event(question, Actor.of(user), "cancel_draft",
+                            from_state=Status.DRAFTING, to_state=Status.DRAFTING)
 
 
 def do_sweep_stuck_drafts() -> list[int]:
@@ -311,14 +394,20 @@ def do_sweep_stuck_drafts() -> list[int]:
     return requeued
 
 
-def do_request_redraft(question: Question, user: AbstractBaseUser) -> None:
+def do_request_redraft(question: Question, user: AbstractBaseUser, instruction: object = "",
+                       candidates: object = 1) -> None:
+    """Queues a new draft, optionally with an instruction ("shorter", "warmer", "more
+    practical", or the counsellor's own words) and up to three candidates."""
     check_can(user, "questions.claim_question")
+    instruction, candidates = check_redraft_request(instruction, candidates)
     if question.status not in (Status.SCREENED, Status.DRAFTED):
         raise TransitionError(f"Question #{question.pk} is {question.status}; release it "
                               "before asking for a new draft.")
     states.record_event(question, Actor.of(user), "redraft_requested",
-                        from_state=question.status, to_state=question.status)
-    queue_draft(question, redraft=question.status == Status.DRAFTED)
+                        from_state=question.status, to_state=question.status,
+                        reason=instruction, data={"candidates": candidates})
+    queue_draft(question, redraft=question.status == Status.DRAFTED,
+                instruction=instruction, candidates=candidates)
 
 
 # --- the console -------------------------------------------------------------------
@@ -380,7 +469,7 @@ def do_save_edit(question: Question, user: AbstractBaseUser, text: object) -> Re
         question = Question.objects.select_for_update().get(pk=question.pk)
         check_holds_claim(question, user)
         edit = ReplyEdit.objects.create(question=question, author=user, text=text,
-                                        based_on=question.drafts.first())
+                                        based_on=selectors.current_draft(question))
         states.record_event(question, Actor.of(user), "edit", from_state=question.status,
                             to_state=question.status, data={"edit_id": edit.pk,
                                                              "chars": len(text)})
@@ -391,7 +480,7 @@ def current_reply_text(question: Question) -> str:
     edit = question.edits.first()
     if edit is not None:
         return edit.text
-    draft = question.drafts.first()
+    draft = selectors.current_draft(question)
     return draft.text if draft is not None else ""
 
 
@@ -407,7 +496,7 @@ def do_approve(question: Question, user: AbstractBaseUser, text: object = None) 
         final_text = check_text(current_reply_text(question), field="text",
                                 max_chars=MAX_REPLY_CHARS)
         review = Review.objects.create(
-            question=question, draft=question.drafts.first(), reviewer=user,
+            question=question, draft=selectors.current_draft(question), reviewer=user,
             decision=Review.Decision.APPROVED, final_text=final_text,
         )
         states.transition(question, Status.APPROVED, actor, action="approve",
@@ -426,7 +515,7 @@ def _close_with_review(question: Question, user: AbstractBaseUser, decision: str
         question = Question.objects.select_for_update().get(pk=question.pk)
         if question.status == Status.IN_REVIEW:
             check_holds_claim(question, user)
-        review = Review.objects.create(question=question, draft=question.drafts.first(),
+        review = Review.objects.create(question=question, draft=selectors.current_draft(question),
                                        reviewer=user, decision=decision, reason=reason)
         states.transition(question, to_state, Actor.of(user), action=decision, reason=reason,
                           data={"review_id": review.pk}, claimed_by=None,

@@ -13,10 +13,11 @@ from psyconsole.questions import services
     retry_backoff_max=300,
     max_retries=3,
 )
-def draft_question(question_id: int, redraft: bool = False) -> int | None:
+def draft_question(question_id: int, redraft: bool = False, instruction: str = "",
+                   candidates: int = 1) -> int:
     """Drafts a reply for one question; a repeated delivery is a no-op."""
-    draft = services.do_generate_draft(question_id, redraft=redraft)
-    return draft.pk if draft else None
+    return len(services.do_generate_draft(question_id, redraft=redraft,
+                                          instruction=instruction, candidates=candidates))
 
 
 @shared_task(ignore_result=True)

@@ -107,12 +107,14 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
 def question_page(request: HttpRequest, question_id: int) -> HttpResponse:
     question = get_object_or_404(Question, pk=question_id)
     question = selectors.question_for_staff(question.pk)
-    draft = question.drafts.first()
+    draft = selectors.current_draft(question)
     mine = question.status == Status.IN_REVIEW and question.claimed_by_id == request.user.pk
     approved = selectors.delivered_reply(question)
     return render(request, "console/question.html", {
         "question": question,
         "draft": draft,
+        "alternatives": selectors.alternative_drafts(question, draft),
+        "redraft_instructions": services.REDRAFT_INSTRUCTIONS,
         "mine": mine,
         "reply_form": ReplyForm(initial={"text": services.current_reply_text(question)}),
         "reason_form": ReasonForm(),
@@ -124,6 +126,10 @@ def question_page(request: HttpRequest, question_id: int) -> HttpResponse:
     })
 
 
+def _int(value: str) -> int | str:
+    return int(value) if value.isdigit() else value
+
+
 def _run(request: HttpRequest, question: Question, action: str) -> str:
     user = request.user
     handlers: dict[str, Callable[[], Any]] = {
@@ -133,7 +139,10 @@ def _run(request: HttpRequest, question: Question, action: str) -> str:
         "approve": lambda: services.do_approve(question, user, request.POST.get("text")),
         "reject": lambda: services.do_reject(question, user, request.POST.get("reason", "")),
         "escalate": lambda: services.do_escalate(question, user, request.POST.get("reason", "")),
-        "redraft": lambda: services.do_request_redraft(question, user),
+        "redraft": lambda: services.do_request_redraft(
+            question, user, request.POST.get("instruction", ""),
+            _int(request.POST.get("candidates", "1"))),
+        "cancel-draft": lambda: services.do_cancel_draft(question, user),
     }
     if action not in handlers:
         raise Http404
@@ -146,6 +155,7 @@ def _run(request: HttpRequest, question: Question, action: str) -> str:
         "reject": "Closed without a reply.",
         "escalate": "Escalated to a supervisor.",
         "redraft": "A new draft has been requested.",
+        "cancel-draft": "The draft in progress is being stopped.",
     }[action]
 
 

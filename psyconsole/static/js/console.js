@@ -26,10 +26,20 @@
     socket.onmessage = (event) => {
       const msg = JSON.parse(event.data);
       if (msg.event === "crisis.alert") { showAlert(msg); }
+      if (msg.event === "draft.progress" && questionPage
+          && Number(questionPage.dataset.questionId) === Number(msg.question_id)) {
+        const live = document.getElementById("live-draft");
+        if (live) {
+          live.hidden = false;
+          live.querySelector("pre").textContent = String(msg.text);
+          document.getElementById("live-candidate").textContent = String(Number(msg.candidate) + 1);
+        }
+      }
       if (msg.event === "question.changed") {
         document.body.dispatchEvent(new Event("queue-changed"));
+        // Reload when this question's state moves on, unless the counsellor is editing.
         if (questionPage && Number(questionPage.dataset.questionId) === Number(msg.question_id)
-            && !document.querySelector(".editor")) {
+            && msg.status !== "drafting" && !document.querySelector(".editor")) {
           location.reload();
         }
       }

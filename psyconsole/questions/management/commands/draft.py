@@ -30,6 +30,7 @@ class Command(BaseCommand):
         result = {
             "risk_level": screening.risk_level,
             "model": draft.model_name,
+            "backend": draft.backend,
             "prompt_version": draft.prompt_version,
             "draft": draft.text,
             "raw_text": draft.raw_text,

@@ -59,5 +59,5 @@ class Command(BaseCommand):
             return
         samples = json.loads(options["questions"].read_text(encoding="utf-8"))
         for sample in samples:
-            services.do_submit_question(sample["text"], sample.get("contact"))
+            services.do_submit_question(sample["text"], sample.get("contact"), background=True)
         self.stdout.write(f"Submitted {len(samples)} sample questions.")
