@@ -109,14 +109,9 @@ def load_model(path: str, name: str) -> LoadedModel:
     model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True,
                                                  dtype=torch.float32)
     model.eval()
-    if settings.LLM_INT8:
-        # Dynamic int8 for the linear layers: faster on CPU (see benchmarks/generation.py).
-        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear},
-                                                       dtype=torch.qint8)
     return LoadedModel(name=name, path=Path(path), tokenizer=tokenizer, model=model,
                        lock=threading.Lock())
 
 
 def get_model() -> LoadedModel:
-    name = configured_model_name() + ("-int8" if settings.LLM_INT8 else "")
-    return load_model(str(configured_model_dir()), name)
+    return load_model(str(configured_model_dir()), configured_model_name())

@@ -213,7 +213,6 @@ LLM_MODEL_NAME = env.str("PSY_LLM_MODEL_NAME", default="")
 LLM_MAX_NEW_TOKENS = env.int("PSY_LLM_MAX_NEW_TOKENS", default=200)
 LLM_MAX_SECONDS = env.float("PSY_LLM_MAX_SECONDS", default=120.0)
 LLM_THREADS = env.int("PSY_LLM_THREADS", default=0)
-LLM_INT8 = env.bool("PSY_LLM_INT8", default=False)
 EMBEDDING_MODEL_PATH = env.str("PSY_EMBEDDING_MODEL_PATH", default="")
 # int8 embedder: faster queries, different vectors; rebuild the index after changing it.
 EMBEDDING_INT8 = env.bool("PSY_EMBEDDING_INT8", default=False)
