@@ -81,12 +81,22 @@ def configured_model_dir() -> Path:
     return default_model_dir()
 
 
+def configured_adapter() -> str:
+    if not settings.LLM_ADAPTER_PATH:
+        return ""
+    adapter = Path(settings.LLM_ADAPTER_PATH)
+    if not (adapter / "adapter_config.json").exists():
+        raise ModelNotAvailable(f"PSY_LLM_ADAPTER_PATH={adapter} is not a LoRA adapter directory")
+    return str(adapter)
+
+
 def configured_model_name() -> str:
-    if settings.LLM_MODEL_NAME:
-        return settings.LLM_MODEL_NAME
-    if settings.LLM_MODEL_PATH:
-        return Path(settings.LLM_MODEL_PATH).name
-    return PACKAGED_MODEL_NAME
+    """The model version recorded on drafts: the base model, plus the adapter if any."""
+    base = (settings.LLM_MODEL_NAME
+            or (Path(settings.LLM_MODEL_PATH).name if settings.LLM_MODEL_PATH else "")
+            or PACKAGED_MODEL_NAME)
+    adapter = configured_adapter()
+    return f"{base}+{Path(adapter).name}" if adapter else base
 
 
 @dataclass
@@ -99,7 +109,7 @@ class LoadedModel:
 
 
 @lru_cache(maxsize=2)
-def load_model(path: str, name: str) -> LoadedModel:
+def load_model(path: str, name: str, adapter: str = "") -> LoadedModel:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -108,10 +118,16 @@ def load_model(path: str, name: str) -> LoadedModel:
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True,
                                                  dtype=torch.float32)
+    if adapter:
+        from peft import PeftModel
+
+        # Merged once at load, so generation runs at the base model's speed.
+        model = PeftModel.from_pretrained(model, adapter, local_files_only=True).merge_and_unload()
     model.eval()
     return LoadedModel(name=name, path=Path(path), tokenizer=tokenizer, model=model,
                        lock=threading.Lock())
 
 
 def get_model() -> LoadedModel:
-    return load_model(str(configured_model_dir()), configured_model_name())
+    return load_model(str(configured_model_dir()), configured_model_name(),
+                      configured_adapter())

@@ -78,3 +78,28 @@ def test_the_packaged_gguf_converts_once_into_a_fast_local_copy(settings, tmp_pa
                       max_new_tokens=12)
     assert result.completion_tokens > 0
     assert result.text.strip()
+
+
+def test_a_lora_adapter_is_applied_on_top_of_the_model(tiny_model, settings, tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_model)
+    peft_model = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"],
+                                                 init_lora_weights=False))
+    peft_model.save_pretrained(tmp_path / "adapter")
+    plain = get_model()
+    settings.LLM_ADAPTER_PATH = str(tmp_path / "adapter")
+    adapted = get_model()
+    assert adapted.name == "tiny-smollm2+adapter"
+    assert adapted is not plain
+    ids = torch.tensor([[1, 2, 3, 4]])
+    with torch.inference_mode():
+        assert not torch.allclose(plain.model(ids).logits, adapted.model(ids).logits)
+
+
+def test_a_missing_adapter_is_a_clear_error(settings, tmp_path):
+    settings.LLM_ADAPTER_PATH = str(tmp_path / "nope")
+    with pytest.raises(ModelNotAvailable, match="LoRA adapter"):
+        get_model()
