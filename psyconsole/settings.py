@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "channels",
     "ninja",
     "psyconsole.questions",
+    "psyconsole.screening",
     "retrieval",
     "inference",
 ]
@@ -235,6 +236,14 @@ CORPUS_SOURCES_FILE = Path(env.str("PSY_CORPUS_SOURCES",
                                    default=str(BASE_DIR / "fixtures" / "sources.yaml")))
 DRAFT_LEASE_SECONDS = env.int("PSY_DRAFT_LEASE_SECONDS", default=15 * 60)
 DRAFT_REQUEUE_AFTER_SECONDS = env.int("PSY_DRAFT_REQUEUE_AFTER_SECONDS", default=10 * 60)
+SCREENER_MODEL_PATH = Path(env.str("PSY_SCREENER_MODEL_PATH",
+                                   default=str(VAR_DIR / "models" / "screener.npz")))
+# First-response targets per risk level, in minutes (a first claim is the response).
+TRIAGE_SLA_MINUTES = {
+    level: env.int(f"PSY_SLA_{level.upper()}_MINUTES", default=minutes)
+    for level, minutes in {"imminent": 5, "high": 15, "moderate": 240, "low": 1440,
+                           "none": 1440}.items()
+}
 CLAIM_LEASE_SECONDS = env.int("PSY_CLAIM_LEASE_SECONDS", default=30 * 60)
 
 CRISIS_RESOURCES = env.list(

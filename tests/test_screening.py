@@ -1,44 +1,65 @@
-"""The placeholder intake screener: rules that must fire and rules that must not."""
+"""The rule layer of the intake screener: cases that must fire and cases that must not."""
 
 from __future__ import annotations
 
 import pytest
 
-from psyconsole.questions.screening import PRIORITY, screen
+from psyconsole.screening.levels import PRIORITY
+from psyconsole.screening.rules import find
+from psyconsole.screening.service import _rule_level
 
 
-@pytest.mark.parametrize(("text", "level"), [
+def level(text: str) -> str:
+    return _rule_level(find(text))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
     ("I'm going to kill myself tonight", "imminent"),
-    ("I have the pills and I'm going to end it", "imminent"),
+    ("i have the pills and i'm going to end it tonight", "imminent"),
+    ("I've written the letters. I want to die.", "imminent"),
     ("I keep thinking about suicide", "high"),
     ("honestly kms", "high"),
+    ("i wanna unalive myself", "high"),
+    ("i feel suicidle all the time", "high"),
     ("I've been cutting myself again", "high"),
-    ("Sometimes I wish I could just not wake up", "moderate"),
+    ("started self harming again last week", "high"),
+    ("I want to hurt my boss, I think about it all day", "high"),
+    ("my husband hits me and I'm not safe at home", "high"),
+    ("quiero morir", "high"),
+    ("je veux mourir, j'en peux plus", "high"),
+    ("ich will nicht mehr leben", "high"),
+    ("sometimes I wish I could just not wake up", "moderate"),
     ("Everything feels hopeless", "moderate"),
+    ("I'm drinking every night to cope", "moderate"),
     ("I'm so stressed about exams", "low"),
-    ("I get panic attacks on the bus", "low"),
-    ("I have been feeling really low lately", "low"),
+    ("i get panic attacks on the bus", "low"),
 ])
-def test_it_raises_the_level_for_risk_language(text, level):
-    assert screen(text).risk_level == level
+def test_it_fires_on_risk_language(text, expected):
+    assert level(text) == expected
 
 
 @pytest.mark.parametrize("text", [
     "I would never hurt myself, I just want to sleep better",
-    "How do I choose a therapist?",
-    "What is mindfulness?",
+    "this deadline is killing me lol",
+    "I'd kill for a coffee right now",
+    "my feet are dying after that shift",
+    "How do I help a friend who self-harms?",
+    "what are the warning signs of suicide? asking for a school project",
+    "My friend said she wants to die and I don't know what to say",
+    "I self-harmed years ago but I'm doing well now, just want exam tips",
+    "I have a plan for my essay tonight",
+    "not suicidal, just tired of my commute",
 ])
-def test_it_does_not_flag_negated_or_neutral_text_as_risky(text):
-    assert screen(text).risk_level in ("none", "low")
+def test_it_does_not_raise_hard_negatives_to_high(text):
+    assert level(text) in ("none", "low", "moderate")
+    assert level(text) not in ("high", "imminent")
 
 
-def test_it_records_evidence_spans():
-    text = "Work is fine. But I want to die."
-    factor = screen(text).factors[0]
-    assert text[factor.start:factor.end] == factor.evidence
-    assert factor.factor == "ideation"
+def test_evidence_spans_point_into_the_original_text():
+    text = "Work is fine. But honestly I Want To Die."
+    hit = next(h for h in find(text) if h.factor == "ideation")
+    assert text[hit.start:hit.end] == hit.evidence
 
 
 def test_higher_risk_means_higher_priority():
-    assert screen("I want to die").priority > screen("I'm stressed").priority
-    assert screen("I want to kill myself tonight").priority == PRIORITY["imminent"]
+    assert PRIORITY["imminent"] > PRIORITY["high"] > PRIORITY["moderate"] > PRIORITY["low"]

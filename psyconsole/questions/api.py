@@ -14,6 +14,7 @@ from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from ninja import NinjaAPI, Router
 from ninja import Status as Reply
 from ninja.errors import AuthenticationError, HttpError
@@ -39,6 +40,8 @@ from psyconsole.questions.schemas import (
     ReasonIn,
     RedraftIn,
     ReviewOut,
+    RiskOverrideIn,
+    SlaOut,
     TextIn,
     TokenIn,
     TokenOut,
@@ -264,6 +267,7 @@ def _detail_out(request: HttpRequest, question_id: int) -> dict[str, Any]:
         "id": q.pk, "tracking_code": q.tracking_code, "text": q.text,
         "contact": q.contact if selectors.can_see_contact(request.user) else None,
         "status": q.status, "risk_level": q.risk_level, "risk_factors": q.risk_factors,
+        "topics": q.topics,
         "priority": q.priority, "created_at": q.created_at,
         "claimed_by": _user_label(q.claimed_by), "claim_expires_at": q.claim_expires_at,
         "current_reply": services.current_reply_text(q),
@@ -279,15 +283,43 @@ def _question(question_id: int) -> Question:
 @console.get("/queue", response={200: list[QueueItemOut], **STAFF_ERRORS},
              summary="List open questions, most urgent first")
 def list_queue(request: HttpRequest, status: Status | None = None,
-               risk_level: RiskLevel | None = None) -> list[dict[str, Any]]:
+               risk_level: RiskLevel | None = None, topic: str | None = None
+               ) -> list[dict[str, Any]]:
     services.check_can(request.user, "questions.view_question")
+    now = timezone.now()
     return [
         {"id": q.pk, "status": q.status, "risk_level": q.risk_level, "priority": q.priority,
+         "topics": q.topics, "sla_due_at": q.sla_due_at,
+         "sla_breached": q.first_claimed_at is None and q.sla_due_at < now,
          "excerpt": q.text[:160], "created_at": q.created_at,
          "claimed_by": _user_label(q.claimed_by), "claim_expires_at": q.claim_expires_at,
          "has_draft": q.has_draft}
-        for q in selectors.queue(status=status, risk_level=risk_level)[:500]
+        for q in selectors.queue(status=status, risk_level=risk_level, topic=topic)[:500]
     ]
+
+
+@console.post("/take-next", response={200: QuestionDetailOut, 204: None, **STAFF_ERRORS},
+              summary="Claim the most urgent unclaimed question")
+def take_next(request: HttpRequest) -> Any:
+    question = services.do_take_next(request.user)
+    if question is None:
+        return Reply(204, None)
+    return _detail_out(request, question.pk)
+
+
+@console.get("/sla", response={200: SlaOut, **STAFF_ERRORS},
+             summary="First-response SLA breaches")
+def sla(request: HttpRequest) -> dict[str, Any]:
+    services.check_can(request.user, "questions.view_question")
+    return selectors.sla_report()
+
+
+@console.post("/questions/{question_id}/risk", response={200: QuestionDetailOut,
+              **STAFF_ERRORS}, summary="Override the screened risk level, with a reason")
+def override_risk(request: HttpRequest, question_id: int, payload: RiskOverrideIn) -> Any:
+    services.do_override_risk(_question(question_id), request.user, payload.risk_level,
+                              payload.reason)
+    return _detail_out(request, question_id)
 
 
 @console.get("/questions/{question_id}", response={200: QuestionDetailOut, **STAFF_ERRORS},

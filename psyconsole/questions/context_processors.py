@@ -7,9 +7,14 @@ from django.http import HttpRequest
 
 
 def console(request: HttpRequest) -> dict[str, Any]:
+    from psyconsole.questions.selectors import unclaimed_crises
+
     user = getattr(request, "user", None)
+    staff = bool(user and user.is_authenticated and user.has_perm("questions.view_question"))
     return {
         "AI_DISCLOSURE": settings.AI_DISCLOSURE,
         "CRISIS_RESOURCES": settings.CRISIS_RESOURCES,
         "is_supervisor": bool(user and user.has_perm("questions.audit_reply")),
+        # Flagged on every console page until someone claims them.
+        "unclaimed_crises": list(unclaimed_crises()[:10]) if staff else [],
     }

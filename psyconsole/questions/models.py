@@ -56,6 +56,9 @@ class Question(models.Model):
     risk_level = models.CharField(max_length=16, choices=RiskLevel.choices,
                                   default=RiskLevel.NONE)
     risk_factors = models.JSONField(default=list, blank=True)
+    topics = models.JSONField(default=list, blank=True)
+    first_claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="The first response, for the risk level's SLA.")
     priority = models.PositiveSmallIntegerField(default=0)
     claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="claimed_questions")
@@ -259,3 +262,23 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"API token #{self.pk} of user #{self.user_id}"
+
+
+class ScreeningLabel(models.Model):
+    """A risk level a counsellor set by hand, kept as a labelled example for retraining
+    the screener."""
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE,
+                                 related_name="screening_labels")
+    text = models.TextField()
+    screened_level = models.CharField(max_length=16, choices=RiskLevel.choices)
+    risk_level = models.CharField(max_length=16, choices=RiskLevel.choices)
+    reason = models.TextField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.screened_level} -> {self.risk_level} for question #{self.question_id}"

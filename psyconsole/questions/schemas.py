@@ -58,6 +58,9 @@ class QueueItemOut(Schema):
     id: int
     status: str
     risk_level: str
+    topics: list[str]
+    sla_due_at: datetime
+    sla_breached: bool
     priority: int
     excerpt: str
     created_at: datetime
@@ -109,6 +112,7 @@ class QuestionDetailOut(Schema):
     status: str
     risk_level: str
     risk_factors: list[dict[str, Any]]
+    topics: list[str]
     priority: int
     created_at: datetime
     claimed_by: str | None
@@ -135,6 +139,19 @@ class RedraftIn(Schema):
     instruction: StrictStr = Field("", description='For example "shorter", "warmer" or '
                                    '"more practical", or your own words (200 characters).')
     candidates: StrictInt = Field(1, ge=1, le=3, description="How many drafts to offer.")
+
+
+class RiskOverrideIn(Schema):
+    risk_level: StrictStr = Field(..., description="none, low, moderate, high or imminent")
+    reason: StrictStr = Field(..., json_schema_extra={"minLength": 1, "maxLength": 2000})
+
+
+class SlaOut(Schema):
+    open_breaches: int
+    open_breaches_by_level: dict[str, int]
+    answered_late: int
+    breaches_total: int
+    sla_minutes: dict[str, int]
 
 
 class NoteIn(Schema):

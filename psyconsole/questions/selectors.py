@@ -2,22 +2,62 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Case, DateTimeField, Exists, F, OuterRef, QuerySet, When
+from django.utils import timezone
 
 from psyconsole.questions.models import AuditEvent, Draft, Question, Review, Status
 from psyconsole.questions.states import OPEN_STATES
 
 
-def queue(*, status: str | None = None, risk_level: str | None = None) -> QuerySet[Question]:
-    """Open questions, most urgent first."""
+def sla_due_expression() -> Case:
+    return Case(*[When(risk_level=level, then=F("created_at") + timedelta(minutes=minutes))
+                  for level, minutes in settings.TRIAGE_SLA_MINUTES.items()],
+                output_field=DateTimeField())
+
+
+def queue(*, status: str | None = None, risk_level: str | None = None,
+          topic: str | None = None) -> QuerySet[Question]:
+    """Open questions by risk, then by time left on the risk level's first-response
+    SLA, then by age."""
     questions = (Question.objects.filter(status__in=OPEN_STATES).select_related("claimed_by")
-                 .annotate(has_draft=Exists(Draft.objects.filter(question=OuterRef("pk")))))
+                 .annotate(has_draft=Exists(Draft.objects.filter(question=OuterRef("pk"))),
+                           sla_due_at=sla_due_expression()))
     if status:
         questions = questions.filter(status=status)
     if risk_level:
         questions = questions.filter(risk_level=risk_level)
-    return questions.order_by("-priority", "created_at")
+    if topic:
+        # A text match on the JSON list works on PostgreSQL and SQLite alike.
+        questions = questions.filter(topics__icontains=f'"{topic}"')
+    return questions.order_by("-priority", "sla_due_at", "created_at")
+
+
+def sla_report() -> dict[str, object]:
+    """Breaches of the first-response SLA: open ones now, and all-time counts."""
+    now = timezone.now()
+    annotated = Question.objects.annotate(sla_due_at=sla_due_expression())
+    waiting = annotated.filter(status__in=OPEN_STATES, first_claimed_at__isnull=True)
+    open_breaches = waiting.filter(sla_due_at__lt=now)
+    answered_late = annotated.filter(first_claimed_at__gt=F("sla_due_at"))
+    by_level = {level: open_breaches.filter(risk_level=level).count()
+                for level in settings.TRIAGE_SLA_MINUTES}
+    return {
+        "open_breaches": open_breaches.count(),
+        "open_breaches_by_level": by_level,
+        "answered_late": answered_late.count(),
+        "breaches_total": open_breaches.count() + answered_late.count(),
+        "sla_minutes": settings.TRIAGE_SLA_MINUTES,
+    }
+
+
+def unclaimed_crises() -> QuerySet[Question]:
+    """High and imminent questions nobody has claimed yet: flagged on every page."""
+    return Question.objects.filter(status__in=OPEN_STATES, claimed_by__isnull=True,
+                                   risk_level__in=["high", "imminent"]).order_by("created_at")
 
 
 def question_for_staff(question_id: int) -> Question:

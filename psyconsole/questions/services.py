@@ -19,7 +19,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from psyconsole.questions import events, selectors, states
@@ -33,8 +34,8 @@ from psyconsole.questions.models import (
     RiskLevel,
     Status,
 )
-from psyconsole.questions.screening import screen
 from psyconsole.questions.states import Actor, TransitionError
+from psyconsole.screening import screen
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ def do_submit_question(text: object, contact: object = None,
                 reason=f"risk {result.risk_level}",
                 data={"factors": [f.factor for f in result.factors]},
                 risk_level=result.risk_level, risk_factors=result.factors_as_json(),
-                priority=result.priority,
+                priority=result.priority, topics=result.topics,
             )
             events.question_changed(question.pk, question.status, question.risk_level)
             if result.is_crisis:
@@ -443,8 +444,60 @@ def do_claim(question: Question, user: AbstractBaseUser) -> Question:
         question, Status.IN_REVIEW, actor, action="claim",
         from_states={Status.SCREENED, Status.DRAFTED, Status.ESCALATED},
         claimed_by=user, claim_expires_at=_lease_end(),
+        first_claimed_at=Coalesce(F("first_claimed_at"), Value(now)),
     )
     events.question_changed(question.pk, question.status, question.risk_level)
+    return question
+
+
+def do_take_next(user: AbstractBaseUser) -> Question | None:
+    """Claims the most urgent unclaimed question. Rows another counsellor is claiming
+    at this moment are skipped (SKIP LOCKED), and the claim itself is a conditional
+    update, so two counsellors never get the same question."""
+    check_can(user, "questions.claim_question")
+    for _ in range(5):
+        with transaction.atomic():
+            candidate = (selectors.queue()
+                         .filter(status__in=[Status.SCREENED, Status.DRAFTED])
+                         .select_for_update(skip_locked=True, of=("self",))
+                         .first())
+            if candidate is None:
+                return None
+            try:
+                return do_claim(candidate, user)
+            except TransitionError:
+                continue  # taken between our read and our update; try the next one
+    return None
+
+
+def do_override_risk(question: Question, user: AbstractBaseUser, risk_level: object,
+                     reason: object) -> Question:
+    """A counsellor corrects the screener. The change is audited and kept as a labelled
+    example for retraining it."""
+    from psyconsole.questions.models import ScreeningLabel
+    from psyconsole.screening.levels import PRIORITY
+
+    check_can(user, "questions.claim_question")
+    if risk_level not in RiskLevel.values:
+        raise ValidationError({"risk_level": "risk_level must be one of "
+                                             f"{', '.join(RiskLevel.values)}."})
+    reason = check_text(reason, field="reason", max_chars=MAX_REASON_CHARS)
+    with transaction.atomic():
+        question = Question.objects.select_for_update().get(pk=question.pk)
+        previous = question.risk_level
+        Question.objects.filter(pk=question.pk).update(
+            risk_level=risk_level, priority=PRIORITY[risk_level], updated_at=timezone.now())
+        ScreeningLabel.objects.create(question=question, text=question.text,
+                                      screened_level=previous, risk_level=risk_level,
+                                      reason=reason, author=user)
+        states.record_event(question, Actor.of(user), "risk_override",
+                            from_state=question.status, to_state=question.status,
+                            reason=reason, data={"from": previous, "to": risk_level})
+        question.refresh_from_db()
+        events.question_changed(question.pk, question.status, question.risk_level)
+        if question.risk_level in (RiskLevel.HIGH, RiskLevel.IMMINENT) and \
+                question.claimed_by_id is None:
+            events.crisis_alert(question.pk, question.risk_level)
     return question
 
 

@@ -13,13 +13,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from psyconsole.questions import selectors, services
 from psyconsole.questions.api import TRACKING_CODE
 from psyconsole.questions.forms import AnnotationForm, QuestionForm, ReasonForm, ReplyForm
-from psyconsole.questions.models import Question, Review, Status
+from psyconsole.questions.models import Question, Review, RiskLevel, Status
 from psyconsole.questions.states import TransitionError
 from retrieval.models import Article
 
@@ -90,15 +91,38 @@ def queue_rows(request: HttpRequest) -> HttpResponse:
 
 
 def _queue_context(request: HttpRequest) -> dict[str, Any]:
+    from psyconsole.screening.topics import TOPIC_PATTERNS
+
     status = request.GET.get("status") or None
     risk = request.GET.get("risk") or None
+    topic = request.GET.get("topic") or None
     if status not in Status.values:
         status = None
+    if topic not in TOPIC_PATTERNS:
+        topic = None
     return {
-        "questions": selectors.queue(status=status, risk_level=risk)[:200],
-        "status": status or "", "risk": risk or "",
+        "questions": selectors.queue(status=status, risk_level=risk, topic=topic)[:200],
+        "status": status or "", "risk": risk or "", "topic": topic or "",
         "statuses": Status.choices, "risks": ["imminent", "high", "moderate", "low", "none"],
+        "topics": sorted(TOPIC_PATTERNS), "now": timezone.now(),
+        "sla": selectors.sla_report(),
     }
+
+
+@login_required
+@staff_required
+@require_POST
+def take_next(request: HttpRequest) -> HttpResponse:
+    try:
+        question = services.do_take_next(request.user)
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+        return redirect("console:queue")
+    if question is None:
+        messages.info(request, "Nothing is waiting to be claimed.")
+        return redirect("console:queue")
+    messages.success(request, f"You have claimed question #{question.pk}.")
+    return redirect("console:question", question_id=question.pk)
 
 
 @login_required
@@ -115,6 +139,7 @@ def question_page(request: HttpRequest, question_id: int) -> HttpResponse:
         "draft": draft,
         "alternatives": selectors.alternative_drafts(question, draft),
         "redraft_instructions": services.REDRAFT_INSTRUCTIONS,
+        "risk_levels": RiskLevel.choices,
         "mine": mine,
         "reply_form": ReplyForm(initial={"text": services.current_reply_text(question)}),
         "reason_form": ReasonForm(),
@@ -143,6 +168,9 @@ def _run(request: HttpRequest, question: Question, action: str) -> str:
             question, user, request.POST.get("instruction", ""),
             _int(request.POST.get("candidates", "1"))),
         "cancel-draft": lambda: services.do_cancel_draft(question, user),
+        "risk": lambda: services.do_override_risk(question, user,
+                                                  request.POST.get("risk_level", ""),
+                                                  request.POST.get("reason", "")),
     }
     if action not in handlers:
         raise Http404
@@ -156,6 +184,7 @@ def _run(request: HttpRequest, question: Question, action: str) -> str:
         "escalate": "Escalated to a supervisor.",
         "redraft": "A new draft has been requested.",
         "cancel-draft": "The draft in progress is being stopped.",
+        "risk": "Risk level updated; your reason is in the audit trail.",
     }[action]
 
 

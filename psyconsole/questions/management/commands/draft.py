@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from inference.drafting import compose_draft
-from psyconsole.questions.screening import screen
 from psyconsole.questions.services import check_question_text
+from psyconsole.screening import screen
 
 
 class Command(BaseCommand):

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from psyconsole.screening import screen
+
+
+class Command(BaseCommand):
+    help = ('Screens a JSONL file of {"id", "text"} lines through the same code path as '
+            "intake and prints one JSON line per input: id, risk_level, factors, topics.")
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("file", type=Path)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            raw = options["file"].read_bytes()
+        except OSError as exc:
+            raise CommandError(str(exc)) from exc
+        for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                text = row["text"]
+                if not isinstance(text, str):
+                    raise TypeError("text must be a string")
+            except (ValueError, KeyError, TypeError) as exc:
+                self.stdout.write(json.dumps({"id": None, "line": number,
+                                              "error": f"{type(exc).__name__}: {exc}"}))
+                continue
+            result = screen(text)
+            self.stdout.write(json.dumps({
+                "id": row.get("id"), "risk_level": result.risk_level,
+                "factors": [{"factor": f.factor, "level": f.level, "evidence": f.evidence,
+                             "start": f.start, "end": f.end} for f in result.factors],
+                "topics": result.topics, "confidence": result.confidence,
+            }, ensure_ascii=False))

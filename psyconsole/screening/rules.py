@@ -1,0 +1,167 @@
+"""The rule layer: patterns a counsellor can read, with the context that changes them.
+
+Each rule names a risk factor and the level it implies. A match is discounted when the
+clause negates it ("I would never..."), when it is about someone else ("my friend wants
+to die"), when it asks for information ("how do I help someone who..."), or when it is
+clearly in the past and resolved. Idioms ("this deadline is killing me") are never
+matched, because every harm pattern needs a first-person object or subject.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Slang, typos and common non-English phrases, folded into the patterns themselves so
+# that evidence spans always point into the client's own text.
+KILL_MYSELF = (
+    r"(?:kill+|kil|end|off|unalive)(?:ing)? (?:my ?self|meself|myslef|mysefl)|kms\b|kys myself|"
+    r"unaliv(?:e|ing) (?:my ?self)|end(?:ing)? (?:it all|my life|my own life|things)|"
+    r"(?:going to|gonna|want to|wanna|will|i'?ll|about to|ready to) end it\b|"
+    r"take my (?:own )?life|taking my (?:own )?life|commit(?:ting)? suicide|"
+    r"su[iy]c[iy]d(?:e|al|le)|sucidal|suicdal|suisidal|"
+    r"(?:want|wanna|going|gonna|ready) to die|wish(?:ing)? to die|"
+    r"quiero morir|me quiero matar|quiero matarme|no quiero vivir|quero morrer|"
+    r"je veux mourir|me suicider|ich will (?:nicht mehr leben|sterben)|mich umbringen|"
+    r"voglio morire|farla finita|chc[eę] umrze[cć]|ik wil dood|"
+    r"mar(?:na)? jana? chaht[ae]|marna chahta|jeena nahi chahta"
+)
+PASSIVE = (
+    r"wish i (?:was|were) dead|wish i (?:could )?(?:just )?(?:not wake up|disappear|"
+    r"wasn'?t here|didn'?t exist|was never born)|(?:sleep|go to sleep) and (?:never|not) "
+    r"wake up|better off (?:dead|without me)|(?:no|don'?t see (?:the|any)) (?:point|reason) "
+    r"(?:in |of )?(?:living|life|going on|being alive|anything)|can'?t (?:go on|do this "
+    r"anymore|keep going)|tired of (?:living|being alive|life)|don'?t want to (?:be here|"
+    r"exist|wake up|live)(?: anymore)?|hopeless|no way out|j'?en peux plus|"
+    r"no puedo m[aá]s|ya no puedo|nicht mehr weiter|non ce la faccio pi[uù]"
+)
+SELF_HARM = (
+    r"(?:cut|cutting|burn|burning|hurt|hurting|harm|harming|hit|hitting|scratch(?:ing)?) "
+    r"(?:my ?self|myslef|my (?:arms?|legs?|wrists?|skin))|self[- ]?har[mn]+(?:ing)?|"
+    r"slef[- ]?harm|sh (?:again|urges)|hacerme da[ñn]o|me faire du mal|mich ritzen|"
+    r"me cortar|me corto|cortarme"
+)
+HARM_OTHERS = (
+    r"(?:kill|hurt|stab|shoot|strangle|beat|attack|harm) (?:him|her|them|someone|somebody|"
+    r"people|my (?:wife|husband|partner|boss|dad|mum|mom|father|mother|brother|sister|son|"
+    r"daughter|baby|kids?|child|ex|neighbour|neighbor|teacher|coworker|colleague))"
+)
+ABUSE = (
+    r"(?:he|she|they|my (?:partner|husband|wife|boyfriend|girlfriend|dad|mum|mom|father|"
+    r"mother|step ?dad|uncle)) (?:hits|beats|chokes|strangles|punches|kicks|slaps|hurts|"
+    r"threatens|rapes|touches) me|(?:not|don'?t feel) safe (?:at home|here|with (?:him|her|"
+    r"them))|(?:scared|afraid|terrified) (?:of|to go home)|locked me in|threatened to kill me"
+)
+PLAN = (
+    r"(?:have|got|made|making|worked out) (?:a|the|my) plan|planned (?:it|everything|how)|"
+    r"(?:wrote|written|writing|left) (?:a |the |my )?(?:suicide |goodbye )?(?:note|notes|"
+    r"letters?)|(?:this is|saying) (?:my )?goodbye|goodbye (?:everyone|all)|"
+    r"(?:got|have|bought|saved|stockpil\w*|collected) (?:everything|what i need|the stuff|"
+    r"enough|the pills|pills|tablets|a rope|a gun)|everything(?:'s| is) ready|"
+    r"(?:already|just) (?:took|taken|swallowed|cut)|i'?ve taken (?:a lot|loads|all|too many)|"
+    r"took (?:a lot|loads|all|too many)"
+)
+TIMELINE = (
+    r"\b(?:tonight|today|right now|this (?:evening|weekend|week)|tomorrow|after (?:everyone|"
+    r"they)(?:'s| is| are)? (?:asleep|gone|leave)|in an hour|before morning|esta noche|"
+    r"ce soir|heute nacht|aaj raat)\b"
+)
+PRIOR_ATTEMPT = (
+    r"(?:tried|attempted|trying) to (?:kill|end|take) (?:my ?self|my life|my own life)|"
+    r"(?:suicide )?attempt(?:ed suicide)?(?: last| a few| in)|survived (?:an|my) attempt|"
+    r"after my attempt|overdosed (?:before|last)|was hospitali[sz]ed after"
+)
+SUBSTANCE = (
+    r"(?:drink|drinking|drunk|using|high|smoking|taking pills|popping|wasted|blackout)\w* "
+    r"(?:every (?:day|night)|to (?:cope|forget|numb|sleep|get through)|all (?:day|the time))|"
+    r"(?:bottle|bottles) (?:a|of \w+ a|every) (?:day|night)|can'?t stop (?:drinking|using)"
+)
+DISTRESS = (
+    r"anxious|anxiety|panic|stress(?:ed)?|overwhelm\w*|depress\w*|low mood|feel(?:ing)? "
+    r"(?:so |really |very )?(?:low|down|empty|numb|worthless|awful|terrible|lost|alone)|sad|"
+    r"lonely|cry(?:ing)?|can'?t sleep|insomnia|grie\w+|burn(?:ed|t)? ?out|exhausted|"
+    r"worthless|miserable|struggling|not coping|falling apart|heartbroken|scared|afraid"
+)
+
+RULES: list[tuple[str, str, re.Pattern[str]]] = [
+    ("ideation", "high", re.compile(rf"\b(?:{KILL_MYSELF})", re.IGNORECASE)),
+    ("self_harm", "high", re.compile(rf"\b(?:{SELF_HARM})", re.IGNORECASE)),
+    ("harm_to_others", "high", re.compile(rf"\b(?:want to|going to|gonna|will|could|might|"
+                                          rf"i'?ll|urge to|thoughts? of) (?:{HARM_OTHERS})\b",
+                                          re.IGNORECASE)),
+    ("abuse", "high", re.compile(rf"\b(?:{ABUSE})", re.IGNORECASE)),
+    ("passive_ideation", "moderate", re.compile(rf"\b(?:{PASSIVE})", re.IGNORECASE)),
+    ("prior_attempt", "moderate", re.compile(rf"\b(?:{PRIOR_ATTEMPT})", re.IGNORECASE)),
+    ("substance_use", "moderate", re.compile(rf"\b(?:{SUBSTANCE})", re.IGNORECASE)),
+    ("plan", "imminent", re.compile(rf"\b(?:{PLAN})", re.IGNORECASE)),
+    ("timeline", "imminent", re.compile(TIMELINE, re.IGNORECASE)),
+    ("distress", "low", re.compile(rf"\b(?:{DISTRESS})\b", re.IGNORECASE)),
+]
+# Plan and timeline only mean "imminent" next to ideation or self-harm ("I have a plan
+# for my essay tonight" is nothing).
+NEEDS_IDEATION = {"plan", "timeline"}
+
+_CLAUSE = re.compile(r"[^.!?\n;]+")
+_NEGATION = re.compile(
+    r"\b(?:never|not|no longer|wouldn'?t|won'?t|don'?t|didn'?t|isn'?t|am not|i'?m not|"
+    r"nothing like|not that|no intention|no plans?|nunca|jamais|nie)\b[^,]{0,30}$",
+    re.IGNORECASE)
+_OTHER_PERSON = re.compile(
+    r"\b(?:my (?:friend|mate|son|daughter|kid|child|teen|brother|sister|partner|husband|"
+    r"wife|boyfriend|girlfriend|mum|mom|dad|student|client|colleague|flatmate|roommate)|"
+    r"(?:he|she|they)(?:'s| is| are| has| have| keeps| said| says| told| wants)?|"
+    r"someone|somebody|a friend|a student|people who|someone who|anyone who)\b[^.!?]{0,40}$",
+    re.IGNORECASE)
+_INFORMATIONAL = re.compile(
+    r"\b(?:how (?:do|can|should) i (?:help|support|talk)|what (?:are|is) (?:the )?(?:signs?|"
+    r"warning)|how to (?:help|support|spot|tell)|for a (?:friend|project|class|essay)|"
+    r"asking for (?:a )?friend|research|statistics|what should i say)\b", re.IGNORECASE)
+_PAST = re.compile(
+    r"\b(?:years? ago|in the past|used to|when i was (?:younger|a teen|at school|\d+)|back "
+    r"then|a long time ago|(?:doing|feeling|much) (?:well|better|fine) now|recovered|"
+    r"haven'?t (?:self[- ]?harmed|cut|felt that way) (?:in|for|since))\b", re.IGNORECASE)
+_CURRENT = re.compile(r"\b(?:again|lately|recently|these days|right now|tonight|today|"
+                      r"this week|still|keep|currently|anymore)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    factor: str
+    level: str
+    evidence: str
+    start: int
+    end: int
+
+
+def _about_someone_else(prefix: str, evidence: str) -> bool:
+    if re.search(r"\b(?:my ?self|i|i'?m|i'?ve|me|my life)\b", evidence, re.IGNORECASE):
+        return False
+    return bool(_OTHER_PERSON.search(prefix))
+
+
+def find(text: str) -> list[RuleHit]:
+    hits: list[RuleHit] = []
+    informational = bool(_INFORMATIONAL.search(text))
+    for clause in _CLAUSE.finditer(text):
+        body = clause.group()
+        past = bool(_PAST.search(body)) and not _CURRENT.search(body)
+        for factor, level, pattern in RULES:
+            for m in pattern.finditer(body):
+                prefix = body[: m.start()]
+                if factor != "distress" and _NEGATION.search(prefix):
+                    continue
+                if factor in ("ideation", "self_harm", "passive_ideation") and (
+                        _about_someone_else(prefix, m.group()) or informational):
+                    continue
+                effective = level
+                if past and factor in ("ideation", "self_harm", "passive_ideation"):
+                    factor_name = "prior_attempt" if factor == "ideation" else factor
+                    effective = "low"
+                    hits.append(RuleHit(factor_name, effective, m.group(),
+                                        clause.start() + m.start(), clause.start() + m.end()))
+                    continue
+                hits.append(RuleHit(factor, effective, m.group(), clause.start() + m.start(),
+                                    clause.start() + m.end()))
+    factors = {h.factor for h in hits if h.level != "low"}
+    acute = bool(factors & {"ideation", "self_harm"})
+    return [h for h in hits if h.factor not in NEEDS_IDEATION or acute]

@@ -1,0 +1,68 @@
+"""screen(text): the one entry point used by intake, the batch command and evaluation."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+
+from psyconsole.screening import classifier, rules
+from psyconsole.screening.levels import PRIORITY, RANK, highest
+from psyconsole.screening.topics import topics_for
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RiskFactor:
+    factor: str
+    level: str
+    evidence: str
+    start: int
+    end: int
+    source: str = "rules"
+
+
+@dataclass(frozen=True)
+class ScreeningResult:
+    risk_level: str
+    priority: int
+    confidence: float
+    factors: list[RiskFactor] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+    rule_level: str = "none"
+    classifier_level: str | None = None
+
+    @property
+    def is_crisis(self) -> bool:
+        return RANK[self.risk_level] >= RANK["high"]
+
+    def factors_as_json(self) -> list[dict[str, object]]:
+        return [asdict(f) for f in self.factors]
+
+
+def _rule_level(hits: list[rules.RuleHit]) -> str:
+    current = {h.factor for h in hits if h.level != "low"}
+    level = highest("none", *(h.level for h in hits)) if hits else "none"
+    # A past attempt alone, with no current distress, is history rather than risk.
+    if current == {"prior_attempt"} and not any(h.factor == "distress" for h in hits):
+        level = "low"
+    return level
+
+
+def screen(text: str) -> ScreeningResult:
+    hits = rules.find(text)
+    rule_level = _rule_level(hits)
+    model = classifier.get_model()
+    model_level, confidence = None, 0.9 if hits else 0.6
+    if model is not None:
+        from retrieval.embeddings import embed
+
+        probabilities = model.probabilities(embed([text]))[0]
+        model_level, confidence = model.level(probabilities)
+    level = highest(rule_level, model_level or "none")  # either layer can raise it
+    factors = [RiskFactor(h.factor, h.level, h.evidence, h.start, h.end) for h in hits]
+    if model_level and RANK[model_level] > RANK[rule_level]:
+        factors.append(RiskFactor("classifier", model_level, text[:120], 0,
+                                  min(len(text), 120), source="classifier"))
+    return ScreeningResult(level, PRIORITY[level], round(confidence, 3), factors,
+                           topics_for(text), rule_level, model_level)
