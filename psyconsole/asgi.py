@@ -18,6 +18,17 @@ from psyconsole.questions.routing import websocket_urlpatterns  # noqa: E402
 
 ensure_configured_redis()
 
+
+def _warm_up_screening() -> None:
+    # Load the embedder now, so the first client is screened in milliseconds too.
+    from psyconsole.screening import classifier, screen
+
+    if classifier.get_model() is not None:
+        screen("warm up")
+
+
+_warm_up_screening()
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,

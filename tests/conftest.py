@@ -38,6 +38,13 @@ def _clean_redis() -> None:
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
 
 
+@pytest.fixture(autouse=True)
+def _rules_only_screening(settings: Any, tmp_path: Path) -> None:
+    """Each test screens with the rules alone unless it trains a classifier itself, so
+    no test depends on a model another test left behind."""
+    settings.SCREENER_MODEL_PATH = tmp_path / "screener.npz"
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir() -> Path:
     return build_tiny_model(TINY_MODEL_DIR)

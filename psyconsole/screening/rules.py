@@ -18,6 +18,8 @@ KILL_MYSELF = (
     r"(?:kill+|kil|end|off|unalive)(?:ing)? (?:my ?self|meself|myslef|mysefl)|kms\b|kys myself|"
     r"unaliv(?:e|ing) (?:my ?self)|end(?:ing)? (?:it all|my life|my own life|things)|"
     r"(?:going to|gonna|want to|wanna|will|i'?ll|about to|ready to) end it\b|"
+    r"ending (?:both )?our lives|(?:stop )?wanting to die|"
+    r"mar ja(?:un|aun|ana|ungi|unga)\b|khud ko khatam|khatam kar (?:dun|lu|dena)|"
     r"take my (?:own )?life|taking my (?:own )?life|commit(?:ting)? suicide|"
     r"su[iy]c[iy]d(?:e|al|le)|sucidal|suicdal|suisidal|"
     r"(?:want|wanna|going|gonna|ready) to die|wish(?:ing)? to die|"
@@ -31,7 +33,9 @@ PASSIVE = (
     r"wasn'?t here|didn'?t exist|was never born)|(?:sleep|go to sleep) and (?:never|not) "
     r"wake up|better off (?:dead|without me)|(?:no|don'?t see (?:the|any)) (?:point|reason) "
     r"(?:in |of )?(?:living|life|going on|being alive|anything)|can'?t (?:go on|do this "
-    r"anymore|keep going)|tired of (?:living|being alive|life)|don'?t want to (?:be here|"
+    r"anymore|keep going)|tired of (?:living|being alive|life)|wouldn'?t wake up|"
+    r"never (?:wake|get) up|takes? me in my sleep|waiting for it to (?:be over|end)|"
+    r"don'?t want to (?:be here|"
     r"exist|wake up|live)(?: anymore)?|hopeless|no way out|j'?en peux plus|"
     r"no puedo m[aá]s|ya no puedo|nicht mehr weiter|non ce la faccio pi[uù]"
 )
@@ -42,7 +46,8 @@ SELF_HARM = (
     r"me cortar|me corto|cortarme"
 )
 HARM_OTHERS = (
-    r"(?:kill|hurt|stab|shoot|strangle|beat|attack|harm) (?:him|her|them|someone|somebody|"
+    r"(?:kill|hurt|stab|shoot|strangle|beat|attack|harm|use it on) (?:him|her|them|"
+    r"someone|somebody|"
     r"people|my (?:wife|husband|partner|boss|dad|mum|mom|father|mother|brother|sister|son|"
     r"daughter|baby|kids?|child|ex|neighbour|neighbor|teacher|coworker|colleague))"
 )
@@ -50,7 +55,16 @@ ABUSE = (
     r"(?:he|she|they|my (?:partner|husband|wife|boyfriend|girlfriend|dad|mum|mom|father|"
     r"mother|step ?dad|uncle)) (?:hits|beats|chokes|strangles|punches|kicks|slaps|hurts|"
     r"threatens|rapes|touches) me|(?:not|don'?t feel) safe (?:at home|here|with (?:him|her|"
-    r"them))|(?:scared|afraid|terrified) (?:of|to go home)|locked me in|threatened to kill me"
+    r"them))|(?:scared|afraid|terrified) (?:of|to go home)|locked me in|"
+    r"threatened to (?:kill|hurt) me|\b(?:hits|beats|punches|chokes|choked|kicked|punched|"
+    r"strangled|slapped) me\b"
+)
+# Goodbyes stand on their own; the rest of PLAN needs ideation or self-harm beside it.
+GOODBYE = (
+    r"by the time (?:you|anyone|someone|they) (?:reads?|sees?|finds?) this|i'?ll be gone|"
+    r"(?:this is|saying) (?:my )?goodbye|goodbye (?:everyone|all|forever)|"
+    r"(?:wrote|written|writing|left) (?:a |the |my )?(?:suicide |goodbye )notes?|"
+    r"at the place i (?:picked|chose)|this is it\b.{0,40}(?:everything|ready|pills)"
 )
 PLAN = (
     r"(?:have|got|made|making|worked out) (?:a|the|my) plan|planned (?:it|everything|how)|"
@@ -74,6 +88,9 @@ PRIOR_ATTEMPT = (
 SUBSTANCE = (
     r"(?:drink|drinking|drunk|using|high|smoking|taking pills|popping|wasted|blackout)\w* "
     r"(?:every (?:day|night)|to (?:cope|forget|numb|sleep|get through)|all (?:day|the time))|"
+    r"(?:getting )?wasted (?:every|most)|black(?:ing|ed)? ?out (?:most|every)|"
+    r"drinking (?:my|him|her)self|(?:weed|drinking|vodka|wine|using) (?:is )?every (?:day|"
+    r"night)|"
     r"(?:bottle|bottles) (?:a|of \w+ a|every) (?:day|night)|can'?t stop (?:drinking|using)"
 )
 DISTRESS = (
@@ -87,13 +104,15 @@ RULES: list[tuple[str, str, re.Pattern[str]]] = [
     ("ideation", "high", re.compile(rf"\b(?:{KILL_MYSELF})", re.IGNORECASE)),
     ("self_harm", "high", re.compile(rf"\b(?:{SELF_HARM})", re.IGNORECASE)),
     ("harm_to_others", "high", re.compile(rf"\b(?:want to|going to|gonna|will|could|might|"
-                                          rf"i'?ll|urge to|thoughts? of) (?:{HARM_OTHERS})\b",
+                                          rf"i'?ll|urge to|thoughts? of) (?:{HARM_OTHERS})\b"
+                                          rf"|\bmak(?:e|ing) (?:him|her|them) pay\b",
                                           re.IGNORECASE)),
     ("abuse", "high", re.compile(rf"\b(?:{ABUSE})", re.IGNORECASE)),
     ("passive_ideation", "moderate", re.compile(rf"\b(?:{PASSIVE})", re.IGNORECASE)),
     ("prior_attempt", "moderate", re.compile(rf"\b(?:{PRIOR_ATTEMPT})", re.IGNORECASE)),
     ("substance_use", "moderate", re.compile(rf"\b(?:{SUBSTANCE})", re.IGNORECASE)),
     ("plan", "imminent", re.compile(rf"\b(?:{PLAN})", re.IGNORECASE)),
+    ("goodbye", "imminent", re.compile(rf"\b(?:{GOODBYE})", re.IGNORECASE)),
     ("timeline", "imminent", re.compile(TIMELINE, re.IGNORECASE)),
     ("distress", "low", re.compile(rf"\b(?:{DISTRESS})\b", re.IGNORECASE)),
 ]
@@ -112,6 +131,8 @@ _OTHER_PERSON = re.compile(
     r"(?:he|she|they)(?:'s| is| are| has| have| keeps| said| says| told| wants)?|"
     r"someone|somebody|a friend|a student|people who|someone who|anyone who)\b[^.!?]{0,40}$",
     re.IGNORECASE)
+_ACTUALLY_ME = re.compile(r"\b(?:it'?s (?:actually )?me|it is me|(?:the friend|my friend) is "
+                          r"me)\b", re.IGNORECASE)
 _INFORMATIONAL = re.compile(
     r"\b(?:how (?:do|can|should) i (?:help|support|talk)|what (?:are|is) (?:the )?(?:signs?|"
     r"warning)|how to (?:help|support|spot|tell)|for a (?:friend|project|class|essay)|"
@@ -141,7 +162,7 @@ def _about_someone_else(prefix: str, evidence: str) -> bool:
 
 def find(text: str) -> list[RuleHit]:
     hits: list[RuleHit] = []
-    informational = bool(_INFORMATIONAL.search(text))
+    informational = bool(_INFORMATIONAL.search(text)) and not _ACTUALLY_ME.search(text)
     for clause in _CLAUSE.finditer(text):
         body = clause.group()
         past = bool(_PAST.search(body)) and not _CURRENT.search(body)

@@ -34,7 +34,11 @@ class Command(BaseCommand):
                             help="Crawl the corpus site at this URL instead of loading files.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from psyconsole.screening import classifier
+
         roles.ensure_roles()
+        if classifier.get_model() is None:
+            call_command("train_screener", stdout=self.stdout)
         if options["corpus_url"]:
             call_command("crawl", seed=[options["corpus_url"]], delay=0.02, no_progress=True,
                          stdout=self.stdout)

@@ -1,0 +1,85 @@
+"""The screening classifier, trained and loaded through the real code, and the commands
+that use the screener."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from psyconsole.screening import classifier, screen
+from psyconsole.screening.data import FIXTURES, eval_set, read_jsonl, training_set
+from retrieval.dedup import is_near_duplicate, simhash
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def trained(settings, tmp_path):
+    settings.SCREENER_MODEL_PATH = tmp_path / "screener.npz"
+    call_command("train_screener", stdout=io.StringIO())
+    return settings.SCREENER_MODEL_PATH
+
+
+def test_the_labelled_sets_are_large_enough_and_kept_apart():
+    train, held_out = training_set(include_overrides=False), eval_set()
+    assert len(train) + len(held_out) >= 600
+    crisis = [r for r in train + held_out if r.risk_level in ("high", "imminent")]
+    assert len(crisis) >= 150
+    held_hashes = [simhash(r.text) for r in held_out]
+    for row in train:
+        h = simhash(row.text)
+        assert not any(is_near_duplicate(h, e, max_distance=2) for e in held_hashes), row.id
+
+
+def test_the_classifier_trains_saves_and_loads(trained):
+    model = classifier.get_model()
+    assert model is not None and model.coef.shape == (5, 384)
+    assert set(model.thresholds) == {"low", "moderate", "high", "imminent"}
+    assert classifier.get_model() is model  # cached until the file changes
+
+
+def test_the_classifier_raises_what_the_rules_miss(trained):
+    result = screen("everyone would honestly be better off if i just wasn't around anymore")
+    assert result.risk_level in ("moderate", "high", "imminent")
+    assert result.classifier_level is not None
+
+
+def test_screening_without_a_trained_model_still_uses_the_rules(settings, tmp_path):
+    settings.SCREENER_MODEL_PATH = tmp_path / "missing.npz"
+    result = screen("I'm going to kill myself tonight")
+    assert result.risk_level == "imminent" and result.classifier_level is None
+
+
+def test_screen_prints_one_json_line_per_input(trained, tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"id": 1, "text": "I want to kill myself tonight"}\n'
+                     b'{"id": "b", "text": "what is mindfulness?"}\n'
+                     b'not json\n{"id": 3}\n{"id": 4, "text": "caf\xff"}\n')
+    out = io.StringIO()
+    call_command("screen", str(path), stdout=out)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line.get("id") for line in lines] == [1, "b", None, None, 4]
+    assert lines[0]["risk_level"] == "imminent"
+    assert {f["factor"] for f in lines[0]["factors"]} >= {"ideation", "timeline"}
+    assert "error" in lines[2] and "error" in lines[3]
+    assert set(lines[1]) >= {"id", "risk_level", "factors", "topics"}
+
+
+def test_eval_screening_reports_the_figures(trained):
+    out = io.StringIO()
+    call_command("eval_screening", "--json", stdout=out)
+    report = json.loads(out.getvalue())
+    assert report["messages"] == len(read_jsonl(FIXTURES / "eval.jsonl"))
+    assert set(report) >= {"confusion", "per_level", "crisis_recall", "ideation_recall",
+                           "false_alarm_rate"}
+    assert report["crisis_recall"] >= 0.95  # a regression guard; the target is 0.98
+
+
+def test_eval_screening_rejects_a_malformed_set(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "hi", "risk_level": "extreme"}\n')
+    with pytest.raises(CommandError, match="unknown risk_level"):
+        call_command("eval_screening", "--set", str(bad))
