@@ -61,7 +61,7 @@ def approximate_index(n: int, vectors: np.ndarray, ef_search: int) -> tuple[fais
     if n >= 1_000_000:
         quantizer = faiss.IndexFlatIP(DIMENSION)
         index = faiss.IndexIVFFlat(quantizer, DIMENSION, 4096, faiss.METRIC_INNER_PRODUCT)
-        index.train(vectors[np.random.default_rng(1).choice(n, 100_000, replace=False)])
+        index.train(vectors[np.random.default_rng(1).choice(n, 200_000, replace=False)])
         index.add(vectors)
         index.nprobe = 48
         return index, "IVF4096,nprobe48"
