@@ -13,7 +13,7 @@ import secrets
 import time
 import unicodedata
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -259,6 +259,20 @@ def check_redraft_request(instruction: object, candidates: object) -> tuple[str,
     return instruction, candidates
 
 
+def _expire_drafting_lease(question: Question, actor: Actor, now: datetime) -> bool:
+    """Returns a question whose drafting lease lapsed (its worker died) to `screened`.
+    False if someone else got there first."""
+    try:
+        states.transition(question, Status.SCREENED, actor, action="draft_lease_expired",
+                          reason="the drafting worker did not finish in time",
+                          from_states={Status.DRAFTING},
+                          extra_condition=Q(drafting_lease_expires_at__lt=now),
+                          drafting_lease_expires_at=None)
+    except TransitionError:
+        return False
+    return True
+
+
 def do_generate_draft(question_id: int, *, redraft: bool = False, instruction: str = "",
                       candidates: int = 1) -> list[Draft]:
     """Drafts a reply (and up to two sampled alternatives) for one question, streaming
@@ -272,16 +286,9 @@ def do_generate_draft(question_id: int, *, redraft: bool = False, instruction: s
         return []
     now = timezone.now()
     if (question.status == Status.DRAFTING and question.drafting_lease_expires_at
-            and question.drafting_lease_expires_at < now):
-        try:
-            states.transition(question, Status.SCREENED, states.WORKER,
-                              action="draft_lease_expired",
-                              reason="the previous drafting attempt did not finish",
-                              from_states={Status.DRAFTING},
-                              extra_condition=Q(drafting_lease_expires_at__lt=now),
-                              drafting_lease_expires_at=None)
-        except TransitionError:
-            return []
+            and question.drafting_lease_expires_at < now
+            and not _expire_drafting_lease(question, states.WORKER, now)):
+        return []
     lease = now + timedelta(seconds=settings.DRAFT_LEASE_SECONDS)
     startable = {Status.SCREENED, Status.DRAFTED} if redraft else {Status.SCREENED}
     try:
@@ -371,17 +378,9 @@ def do_sweep_stuck_drafts() -> list[int]:
     requeued = []
     for question in Question.objects.filter(status=Status.DRAFTING,
                                             drafting_lease_expires_at__lt=now):
-        try:
-            states.transition(question, Status.SCREENED, states.SYSTEM,
-                              action="draft_lease_expired",
-                              reason="the drafting worker did not finish in time",
-                              from_states={Status.DRAFTING},
-                              extra_condition=Q(drafting_lease_expires_at__lt=now),
-                              drafting_lease_expires_at=None)
-        except TransitionError:
-            continue
-        queue_draft(question)
-        requeued.append(question.pk)
+        if _expire_drafting_lease(question, states.SYSTEM, now):
+            queue_draft(question)
+            requeued.append(question.pk)
     waiting_since = now - timedelta(seconds=settings.DRAFT_REQUEUE_AFTER_SECONDS)
     for question in Question.objects.filter(status=Status.SCREENED, drafts__isnull=True,
                                             updated_at__lt=waiting_since):
