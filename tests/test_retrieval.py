@@ -99,3 +99,11 @@ def test_searching_without_an_index_says_how_to_build_one(settings, tmp_path):
     settings.INDEX_DIR = tmp_path / "nothing-here"
     with pytest.raises(IndexMissing, match="build_index"):
         search("anything")
+
+
+def test_the_int8_embedder_builds_and_searches_its_own_index(corpus_index, settings):
+    settings.EMBEDDING_INT8 = True
+    build_index(corpus_index, progress=False)
+    assert _manifest(corpus_index)["embedding_model"].endswith("(int8)")
+    assert search("I lie awake at night and can't fall asleep", k=1)[0].article_slug == (
+        "sleep-difficulties")
