@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from psyconsole.screening.levels import at_least
+
 
 def new_tracking_code() -> str:
     # 24 random bytes: 192 bits, URL-safe, 32 characters.
@@ -21,14 +23,6 @@ class RiskLevel(models.TextChoices):
     MODERATE = "moderate", "Moderate"
     HIGH = "high", "High"
     IMMINENT = "imminent", "Imminent"
-
-
-RISK_ORDER = [RiskLevel.NONE, RiskLevel.LOW, RiskLevel.MODERATE, RiskLevel.HIGH,
-              RiskLevel.IMMINENT]
-
-
-def risk_at_least(level: str, floor: str) -> bool:
-    return RISK_ORDER.index(RiskLevel(level)) >= RISK_ORDER.index(RiskLevel(floor))
 
 
 class Status(models.TextChoices):
@@ -94,7 +88,7 @@ class Question(models.Model):
 
     @property
     def is_risky(self) -> bool:
-        return risk_at_least(self.risk_level, RiskLevel.MODERATE)
+        return at_least(self.risk_level, RiskLevel.MODERATE)
 
 
 class Draft(models.Model):

@@ -6,7 +6,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 
 from psyconsole.screening import classifier, rules
-from psyconsole.screening.levels import PRIORITY, RANK, highest
+from psyconsole.screening.levels import PRIORITY, RANK, at_least, highest
 from psyconsole.screening.topics import topics_for
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class ScreeningResult:
 
     @property
     def is_crisis(self) -> bool:
-        return RANK[self.risk_level] >= RANK["high"]
+        return at_least(self.risk_level, "high")
 
     def factors_as_json(self) -> list[dict[str, object]]:
         return [asdict(f) for f in self.factors]

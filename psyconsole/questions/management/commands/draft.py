@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from inference.drafting import compose_draft
 from psyconsole.questions.services import check_question_text
 from psyconsole.screening import screen
+from psyconsole.screening.levels import at_least
 
 
 class Command(BaseCommand):
@@ -25,8 +26,7 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
         screening = screen(text)
-        risky = screening.risk_level in ("moderate", "high", "imminent")
-        draft = compose_draft(text, risky=risky)
+        draft = compose_draft(text, risky=at_least(screening.risk_level, "moderate"))
         result = {
             "risk_level": screening.risk_level,
             "model": draft.model_name,
