@@ -14,7 +14,6 @@ from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from ninja import NinjaAPI, Router
 from ninja import Status as Reply
 from ninja.errors import AuthenticationError, HttpError
@@ -286,11 +285,10 @@ def list_queue(request: HttpRequest, status: Status | None = None,
                risk_level: RiskLevel | None = None, topic: str | None = None
                ) -> list[dict[str, Any]]:
     services.check_can(request.user, "questions.view_question")
-    now = timezone.now()
     return [
         {"id": q.pk, "status": q.status, "risk_level": q.risk_level, "priority": q.priority,
          "topics": q.topics, "sla_due_at": q.sla_due_at,
-         "sla_breached": q.first_claimed_at is None and q.sla_due_at < now,
+         "sla_breached": q.sla_breached,
          "excerpt": q.text[:160], "created_at": q.created_at,
          "claimed_by": _user_label(q.claimed_by), "claim_expires_at": q.claim_expires_at,
          "has_draft": q.has_draft}

@@ -6,7 +6,17 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Case, DateTimeField, Exists, F, OuterRef, QuerySet, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    DateTimeField,
+    Exists,
+    F,
+    OuterRef,
+    QuerySet,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from psyconsole.questions.models import AuditEvent, Draft, Question, Review, Status
@@ -25,7 +35,11 @@ def queue(*, status: str | None = None, risk_level: str | None = None,
     SLA, then by age."""
     questions = (Question.objects.filter(status__in=OPEN_STATES).select_related("claimed_by")
                  .annotate(has_draft=Exists(Draft.objects.filter(question=OuterRef("pk"))),
-                           sla_due_at=sla_due_expression()))
+                           sla_due_at=sla_due_expression())
+                 .annotate(sla_breached=Case(
+                     When(first_claimed_at__isnull=True, sla_due_at__lt=timezone.now(),
+                          then=Value(True)),
+                     default=Value(False), output_field=BooleanField())))
     if status:
         questions = questions.filter(status=status)
     if risk_level:
@@ -38,18 +52,17 @@ def queue(*, status: str | None = None, risk_level: str | None = None,
 
 def sla_report() -> dict[str, object]:
     """Breaches of the first-response SLA: open ones now, and all-time counts."""
-    now = timezone.now()
-    annotated = Question.objects.annotate(sla_due_at=sla_due_expression())
-    waiting = annotated.filter(status__in=OPEN_STATES, first_claimed_at__isnull=True)
-    open_breaches = waiting.filter(sla_due_at__lt=now)
-    answered_late = annotated.filter(first_claimed_at__gt=F("sla_due_at"))
-    by_level = {level: open_breaches.filter(risk_level=level).count()
-                for level in settings.TRIAGE_SLA_MINUTES}
+    by_level = dict.fromkeys(settings.TRIAGE_SLA_MINUTES, 0)
+    for level in queue().filter(sla_breached=True).values_list("risk_level", flat=True):
+        by_level[level] += 1
+    open_breaches = sum(by_level.values())
+    answered_late = (Question.objects.annotate(sla_due_at=sla_due_expression())
+                     .filter(first_claimed_at__gt=F("sla_due_at")).count())
     return {
-        "open_breaches": open_breaches.count(),
+        "open_breaches": open_breaches,
         "open_breaches_by_level": by_level,
-        "answered_late": answered_late.count(),
-        "breaches_total": open_breaches.count() + answered_late.count(),
+        "answered_late": answered_late,
+        "breaches_total": open_breaches + answered_late,
         "sla_minutes": settings.TRIAGE_SLA_MINUTES,
     }
 

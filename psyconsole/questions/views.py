@@ -13,7 +13,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -104,7 +103,7 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
         "questions": selectors.queue(status=status, risk_level=risk, topic=topic)[:200],
         "status": status or "", "risk": risk or "", "topic": topic or "",
         "statuses": Status.choices, "risks": ["imminent", "high", "moderate", "low", "none"],
-        "topics": sorted(TOPIC_PATTERNS), "now": timezone.now(),
+        "topics": sorted(TOPIC_PATTERNS),
         "sla": selectors.sla_report(),
     }
 
