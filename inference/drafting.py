@@ -91,12 +91,15 @@ def fit_passages(backend: Backend, question: str, passages: list[Passage],
 
 def compose_draft(question_text: str, *, risky: bool, instruction: str = "",
                   on_text: TextCallback | None = None, should_stop: StopCheck | None = None,
-                  sample_seed: int | None = None) -> ComposedDraft:
+                  sample_seed: int | None = None,
+                  passages: list[Passage] | None = None) -> ComposedDraft:
     """Retrieves, prompts, generates and checks one draft. `on_text` receives the text
     so far while it is generated; `should_stop` is polled to cancel; `sample_seed`
-    samples an alternative candidate instead of the greedy draft."""
+    samples an alternative candidate instead of the greedy draft; `passages` reuses an
+    earlier retrieval for the same question instead of searching again."""
     started = time.perf_counter()
-    passages = search(question_text)
+    if passages is None:
+        passages = search(question_text)
     retrieved = time.perf_counter()
     backend = get_backend()
     loaded_at = time.perf_counter()

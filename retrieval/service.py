@@ -82,10 +82,11 @@ def search(text: str, k: int | None = None, *, topic: str | None = None,
     weight = settings.RETRIEVAL_KEYWORD_WEIGHT if keyword_weight is None else keyword_weight
     loaded = holder.get(settings.INDEX_DIR)
     pool = max(k * 5, 30)
-    allowed = keywords.get(loaded).ids_with_topic(topic) if topic else None
+    keyword_index = keywords.get(loaded)
+    allowed = keyword_index.ids_with_topic(topic) if topic else None
 
     dense = _dense(loaded, embed([text]), pool, allowed)
-    lexical = keywords.get(loaded).search(text, pool, allowed) if weight > 0 else []
+    lexical = keyword_index.search(text, pool, allowed) if weight > 0 else []
     dense_scores = dict(dense)
     keyword_scores = dict(lexical)
     fused: dict[int, float] = {}

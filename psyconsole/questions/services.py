@@ -36,6 +36,7 @@ from psyconsole.questions.models import (
 )
 from psyconsole.questions.states import Actor, TransitionError
 from psyconsole.screening import screen
+from psyconsole.screening.levels import at_least
 
 logger = logging.getLogger(__name__)
 
@@ -321,6 +322,7 @@ def do_generate_draft(question_id: int, *, redraft: bool = False, instruction: s
                 question.text, risky=question.is_risky, instruction=instruction,
                 on_text=watch.on_text, should_stop=watch.should_stop,
                 sample_seed=None if candidate == 0 else candidate,
+                passages=composed[0].passages if composed else None,  # retrieve once
             ))
             if watch.cancelled:
                 break
@@ -494,8 +496,7 @@ def do_override_risk(question: Question, user: AbstractBaseUser, risk_level: obj
                             reason=reason, data={"from": previous, "to": risk_level})
         question.refresh_from_db()
         events.question_changed(question.pk, question.status, question.risk_level)
-        if question.risk_level in (RiskLevel.HIGH, RiskLevel.IMMINENT) and \
-                question.claimed_by_id is None:
+        if at_least(question.risk_level, RiskLevel.HIGH) and question.claimed_by_id is None:
             events.crisis_alert(question.pk, question.risk_level)
     return question
 
