@@ -9,6 +9,7 @@ loads read that directory in a fraction of a second.
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import shutil
 import threading
@@ -51,6 +52,7 @@ def convert_gguf(gguf_dir: Path, gguf_file: str, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock", timeout=600):
         if (target / "config.json").exists():
+            _drop_stale_quantization_config(target)
             return target
         logger.info("Converting %s once into %s", gguf_file, target)
         tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=gguf_file)
@@ -59,6 +61,10 @@ def convert_gguf(gguf_dir: Path, gguf_file: str, target: Path) -> Path:
         fresh = AutoModelForCausalLM.from_config(quantised.config, dtype=torch.float32)
         fresh.load_state_dict(quantised.state_dict())
         fresh.generation_config = quantised.generation_config
+        # The weights are plain float32 now; a leftover GGUF quantization_config would
+        # make transformers refuse to fine-tune them.
+        fresh.config.quantization_config = None
+        del fresh.config.quantization_config
         partial = target.with_name(target.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         fresh.save_pretrained(partial)
@@ -67,36 +73,54 @@ def convert_gguf(gguf_dir: Path, gguf_file: str, target: Path) -> Path:
     return target
 
 
+def _drop_stale_quantization_config(target: Path) -> None:
+    # Caches converted before the fix above still carry the GGUF marker.
+    config_path = target / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if config.pop("quantization_config", None) is not None:
+        config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+
+
 def default_model_dir() -> Path:
     return convert_gguf(packaged_gguf_dir(), PACKAGED_GGUF,
                         Path(settings.MODEL_CACHE_DIR) / PACKAGED_MODEL_NAME)
 
 
-def configured_model_dir() -> Path:
-    if settings.LLM_MODEL_PATH:
-        path = Path(settings.LLM_MODEL_PATH)
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model to load: a base directory ("" for the packaged model) and an adapter."""
+
+    name: str
+    path: str = ""
+    adapter: str = ""
+
+    def model_dir(self) -> Path:
+        if not self.path:
+            return default_model_dir()
+        path = Path(self.path)
         if not (path / "config.json").exists():
-            raise ModelNotAvailable(f"PSY_LLM_MODEL_PATH={path} is not a model directory")
+            raise ModelNotAvailable(f"{path} is not a model directory")
         return path
-    return default_model_dir()
+
+    def checked_adapter(self) -> str:
+        if self.adapter and not (Path(self.adapter) / "adapter_config.json").exists():
+            raise ModelNotAvailable(f"{self.adapter} is not a LoRA adapter directory")
+        return self.adapter
 
 
-def configured_adapter() -> str:
-    if not settings.LLM_ADAPTER_PATH:
-        return ""
-    adapter = Path(settings.LLM_ADAPTER_PATH)
-    if not (adapter / "adapter_config.json").exists():
-        raise ModelNotAvailable(f"PSY_LLM_ADAPTER_PATH={adapter} is not a LoRA adapter directory")
-    return str(adapter)
-
-
-def configured_model_name() -> str:
-    """The model version recorded on drafts: the base model, plus the adapter if any."""
+def configured_spec() -> ModelSpec:
+    """The model from settings: PSY_LLM_MODEL_PATH (or the packaged model) plus
+    PSY_LLM_ADAPTER_PATH (by default the shipped adapter)."""
     base = (settings.LLM_MODEL_NAME
             or (Path(settings.LLM_MODEL_PATH).name if settings.LLM_MODEL_PATH else "")
             or PACKAGED_MODEL_NAME)
-    adapter = configured_adapter()
-    return f"{base}+{Path(adapter).name}" if adapter else base
+    adapter = settings.LLM_ADAPTER_PATH
+    name = f"{base}+{Path(adapter).name}" if adapter else base
+    return ModelSpec(name=name, path=settings.LLM_MODEL_PATH, adapter=adapter)
+
+
+def configured_model_dir() -> Path:
+    return configured_spec().model_dir()
 
 
 @dataclass
@@ -128,6 +152,10 @@ def load_model(path: str, name: str, adapter: str = "") -> LoadedModel:
                        lock=threading.Lock())
 
 
-def get_model() -> LoadedModel:
-    return load_model(str(configured_model_dir()), configured_model_name(),
-                      configured_adapter())
+def get_model(spec: ModelSpec | None = None) -> LoadedModel:
+    """The model for `spec`, or the active one (see inference.versions)."""
+    if spec is None:
+        from inference.versions import active_spec
+
+        spec = active_spec()
+    return load_model(str(spec.model_dir()), spec.name, spec.checked_adapter())

@@ -31,3 +31,20 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class EvaluationRun(models.Model):
+    """One evaluation of a model version on a held-out set (`manage.py evaluate`)."""
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE,
+                                      related_name="evaluations")
+    eval_set = models.CharField(max_length=255)
+    data_sha256 = models.CharField(max_length=64)
+    metrics = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.model_version.name} on {self.eval_set}"

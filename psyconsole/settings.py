@@ -211,8 +211,17 @@ MODEL_CACHE_DIR = Path(env.str("PSY_MODEL_CACHE_DIR", default=str(VAR_DIR / "mod
 # Empty means: the packaged SmolLM2-135M-Instruct GGUF, converted once into MODEL_CACHE_DIR.
 LLM_MODEL_PATH = env.str("PSY_LLM_MODEL_PATH", default="")
 LLM_MODEL_NAME = env.str("PSY_LLM_MODEL_NAME", default="")
-# A LoRA adapter (peft) applied on top of the model, e.g. a fine-tuned version.
-LLM_ADAPTER_PATH = env.str("PSY_LLM_ADAPTER_PATH", default="")
+# A LoRA adapter (peft) applied on top of the model. On the packaged model the default is
+# the adapter fine-tuned for this project and shipped in inference/adapters/; set it
+# empty for the plain base model.
+SHIPPED_ADAPTER_DIR = BASE_DIR / "inference" / "adapters" / "smollm2-psy-sft-v1"
+LLM_ADAPTER_PATH = env.str(
+    "PSY_LLM_ADAPTER_PATH",
+    default="" if LLM_MODEL_PATH or not SHIPPED_ADAPTER_DIR.exists() else str(SHIPPED_ADAPTER_DIR),
+)
+# A registered model version to draft with, overriding the promoted one (see
+# inference.versions).
+LLM_MODEL_VERSION = env.str("PSY_LLM_MODEL_VERSION", default="")
 LLM_MAX_NEW_TOKENS = env.int("PSY_LLM_MAX_NEW_TOKENS", default=200)
 LLM_MAX_SECONDS = env.float("PSY_LLM_MAX_SECONDS", default=120.0)
 LLM_THREADS = env.int("PSY_LLM_THREADS", default=0)

