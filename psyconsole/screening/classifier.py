@@ -2,8 +2,10 @@
 
 It reads meaning that no pattern lists ("everyone would be better off if I just wasn't
 around"). Its output is turned into a level with thresholds on cumulative probability,
-P(level or above), chosen on cross-validated training predictions to favour recall of
-risk; the rule layer and this layer are combined by taking the higher level.
+P(level or above), chosen on cross-validated training predictions; the rule layer and
+this layer are combined by taking the higher level. The thresholds are chosen for the
+combination: the classifier must catch the risky messages the rules miss, and no more,
+so it does not raise false alarms on messages the rules already read correctly.
 """
 
 from __future__ import annotations
@@ -83,8 +85,9 @@ def get_model() -> ScreeningModel | None:
 def train(texts: list[str], levels: list[str], *, progress: bool = False
           ) -> tuple[ScreeningModel, dict[str, float]]:
     """Fits the classifier and picks thresholds from 5-fold cross-validated predictions:
-    the loosest thresholds that keep crisis recall and ideation recall at their targets
-    on held-out folds, then the tightest that still do, to limit false alarms."""
+    the strictest thresholds at which rules and classifier together still keep crisis
+    recall and ideation recall at their targets on held-out folds."""
+    from psyconsole.screening.service import rule_level
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
 
@@ -97,7 +100,8 @@ def train(texts: list[str], levels: list[str], *, progress: bool = False
         return LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced")
 
     cv = cross_val_predict(fit(), vectors, y, cv=5, method="predict_proba")
-    thresholds = choose_thresholds(cv, y)
+    rule_ranks = np.array([RANK[rule_level(text)] for text in texts])
+    thresholds = choose_thresholds(cv, y, rule_ranks)
     final = fit().fit(vectors, y)
     coef = np.zeros((len(LEVELS), vectors.shape[1]), dtype="float32")
     intercept = np.full(len(LEVELS), -1e9, dtype="float32")
@@ -109,13 +113,27 @@ def train(texts: list[str], levels: list[str], *, progress: bool = False
 
 
 def choose_thresholds(probabilities: np.ndarray, y: np.ndarray,
+                      rule_ranks: np.ndarray | None = None,
                       crisis_recall: float = 0.98, ideation_recall: float = 0.95
                       ) -> dict[str, float]:
+    """For high and moderate: the largest threshold at which the rules (`rule_ranks`, the
+    rank the rules alone give each message) and the classifier together still catch
+    `target` of the true cases."""
     at_least = np.cumsum(probabilities[:, ::-1], axis=1)[:, ::-1]
+    if rule_ranks is None:
+        rule_ranks = np.zeros(len(y), dtype=int)
     thresholds = dict(DEFAULT_THRESHOLDS)
     for level, target in (("high", crisis_recall), ("moderate", ideation_recall)):
-        positives = at_least[y >= RANK[level], RANK[level]]
-        if len(positives):
-            # The largest threshold that still catches `target` of the true cases.
-            thresholds[level] = float(np.clip(np.quantile(positives, 1 - target), 0.02, 0.9))
+        rank = RANK[level]
+        positives = y >= rank
+        if not positives.any():
+            continue
+        needed = int(np.ceil(target * positives.sum())) - int(
+            (rule_ranks[positives] >= rank).sum())
+        missed_by_rules = np.sort(at_least[positives & (rule_ranks < rank), rank])[::-1]
+        if needed <= 0 or not len(missed_by_rules):
+            thresholds[level] = 0.9
+        else:
+            thresholds[level] = float(np.clip(
+                missed_by_rules[min(needed, len(missed_by_rules)) - 1], 0.02, 0.9))
     return thresholds

@@ -24,7 +24,14 @@ KILL_MYSELF = (
     r"su[iy]c[iy]d(?:e|al|le)|sucidal|suicdal|suisidal|"
     r"(?:want|wanna|going|gonna|ready) to die|wish(?:ing)? to die|"
     r"quiero morir|me quiero matar|quiero matarme|no quiero vivir|quero morrer|"
-    r"je veux mourir|me suicider|ich will (?:nicht mehr leben|sterben)|mich umbringen|"
+    r"je veux mourir|me suicider|me tuer|ich will (?:nicht mehr leben|sterben)|"
+    r"mich (?:umbringen|umzubringen|t[öo]ten)|me (?:voy a |vou |quero )?matar|matarme|"
+    r"ctb\b|sewer ?slide|(?:should|could|might|want to|wanna)(?: just)? end it\b|"
+    r"(?:i'?m|im) ending it|to end it\b|use (?:it|them) on my ?self|"
+    r"(?:i'?ll|i will|might|going to) act on (?:them|these thoughts|the thoughts)|"
+    r"lo termino todo|acabar con todo|en finir\b|"
+    r"want(?:ing)? (?:to (?:actually )?)?(?:be dead|do it)|(?:rather|better off) be(?:ing)? dead|"
+    r"think(?:ing)? (?:about|of) (?:dying|ending it|ways to do it|how i would)|"
     r"voglio morire|farla finita|chc[eę] umrze[cć]|ik wil dood|"
     r"mar(?:na)? jana? chaht[ae]|marna chahta|jeena nahi chahta"
 )
@@ -40,31 +47,49 @@ PASSIVE = (
     r"no puedo m[aá]s|ya no puedo|nicht mehr weiter|non ce la faccio pi[uù]"
 )
 SELF_HARM = (
-    r"(?:cut|cutting|burn|burning|hurt|hurting|harm|harming|hit|hitting|scratch(?:ing)?) "
-    r"(?:my ?self|myslef|my (?:arms?|legs?|wrists?|skin))|self[- ]?har[mn]+(?:ing)?|"
-    r"slef[- ]?harm|sh (?:again|urges)|hacerme da[ñn]o|me faire du mal|mich ritzen|"
+    r"(?:cut|cutting|burn|burning|burned|burnt|hurt|hurting|harm|harming|hit|hitting|"
+    r"scratch(?:ing|ed)?(?: at)?|punch(?:ing|ed)?|bang(?:ing|ed)?) "
+    r"(?:my ?self|myslef|my (?:arms?|legs?|wrists?|skin|thighs?|head))|self[- ]?har[mn]+(?:ing)?|"
+    r"slef[- ]?harm|sh (?:again|urges|last night)|(?:been |started |keep )?cutting again|"
+    r"cutting (?:for (?:a|\w+) (?:years?|months?|weeks?)|right now|every|most|daily|a lot)|"
+    r"relapsed (?:on )?(?:sh|self[- ]?harm)|hacerme da[ñn]o|me faire du mal|mich ritzen|"
+    r"ritze mich|me scarifie|me scarifier|"
     r"me cortar|me corto|cortarme"
 )
 HARM_OTHERS = (
-    r"(?:kill|hurt|stab|shoot|strangle|beat|attack|harm|use it on) (?:him|her|them|"
+    r"(?:(?:kill|hurt|stab|shoot|strangle|beat|attack|harm)(?:ing)?|use it on) (?:him|her|them|"
+    r"(?:the )?kids? who|"
     r"someone|somebody|"
     r"people|my (?:wife|husband|partner|boss|dad|mum|mom|father|mother|brother|sister|son|"
-    r"daughter|baby|kids?|child|ex|neighbour|neighbor|teacher|coworker|colleague))"
+    r"daughter|baby|toddler|kids?|child|ex|neighbour|neighbor|teacher|coworker|colleague|"
+    r"roommate|flatmate|stepdad|little brother)|the kids?)"
 )
 ABUSE = (
     r"(?:he|she|they|my (?:partner|husband|wife|boyfriend|girlfriend|dad|mum|mom|father|"
     r"mother|step ?dad|uncle)) (?:hits|beats|chokes|strangles|punches|kicks|slaps|hurts|"
     r"threatens|rapes|touches) me|(?:not|don'?t feel) safe (?:at home|here|with (?:him|her|"
-    r"them))|(?:scared|afraid|terrified) (?:of|to go home)|locked me in|"
+    r"them))|(?:scared|afraid|terrified) (?:of (?:him|her|them|what (?:he|she|they)'?ll do|"
+    r"my (?:partner|husband|wife|boyfriend|girlfriend|dad|father|mum|mom|mother|step ?dad|"
+    r"stepfather|uncle|brother|ex))\b|to go home)|locked me in|"
     r"threatened to (?:kill|hurt) me|\b(?:hits|beats|punches|chokes|choked|kicked|punched|"
-    r"strangled|slapped) me\b"
+    r"strangled|slapped|shoved|threw|grabs|hurting|hitting|beat) me\b|"
+    r"(?:he|she|they)(?:'ll| will|'s going to| is going to| said he'?d| says he'?ll) "
+    r"(?:kill|hurt) me|(?:they|he|she) hit me|"
+    r"(?:feel|feeling) (?:really |so )?unsafe|don'?t feel safe|threatening (?:messages|texts)"
 )
 # Goodbyes stand on their own; the rest of PLAN needs ideation or self-harm beside it.
 GOODBYE = (
     r"by the time (?:you|anyone|someone|they) (?:reads?|sees?|finds?) this|i'?ll be gone|"
     r"(?:this is|saying) (?:my )?goodbye|goodbye (?:everyone|all|forever)|"
     r"(?:wrote|written|writing|left) (?:a |the |my )?(?:suicide |goodbye )notes?|"
-    r"at the place i (?:picked|chose)|this is it\b.{0,40}(?:everything|ready|pills)"
+    r"at the place i (?:picked|chose)|this is it\b.{0,40}(?:everything|ready|pills)|"
+    r"(?:this is )?my last message|goodbye (?:texts|messages|letters|notes)|tonight'?s the night|(?:set|picked|chose) (?:a|the) date|"
+    r"(?:do|doing) it (?:tonight|tomorrow|this weekend|on (?:\w+day|the \d+\w*)|when (?:my|the|"
+    r"they|he|she|everyone)|after (?:my|the|everyone)|once)|"
+    r"(?:got|have|brought|with) everything (?:i need|ready|with me|in front of me)|"
+    r"everything ready|(?:took|taken|swallowed) (?:a load|a bunch|everything i had|them all)|"
+    r"stockpil\w+|sav(?:ed|ing) up my (?:prescriptions|pills|meds|tablets)|"
+    r"standing on (?:the|a) (?:bridge|ledge|edge|roof)"
 )
 PLAN = (
     r"(?:have|got|made|making|worked out) (?:a|the|my) plan|planned (?:it|everything|how)|"
@@ -74,6 +99,16 @@ PLAN = (
     r"enough|the pills|pills|tablets|a rope|a gun)|everything(?:'s| is) ready|"
     r"(?:already|just) (?:took|taken|swallowed|cut)|i'?ve taken (?:a lot|loads|all|too many)|"
     r"took (?:a lot|loads|all|too many)"
+)
+# An overdose already taken is an act in progress on its own, with or without words of
+# ideation beside it.
+OVERDOSE = (
+    r"(?:i'?ve|i have|i|just|already) (?:taken|took|swallowed) (?:a lot of|loads of|all (?:of )?"
+    r"(?:my|the)|too many|way too many|the whole (?:box|bottle|packet))|"
+    r"(?:viel )?zu viele tabletten (?:genommen|geschluckt)|"
+    r"(?:tom[eé]|me tom[eé]) (?:muchas|demasiadas|todas las) (?:pastillas|pastis)|"
+    r"j'?ai (?:pris|aval[eé]) (?:trop de|tous mes|toutes mes)|"
+    r"ho preso troppe|tomei (?:muitos|demasiados|todos os) (?:comprimidos|rem[eé]dios)"
 )
 TIMELINE = (
     r"\b(?:tonight|today|right now|this (?:evening|weekend|week)|tomorrow|after (?:everyone|"
@@ -104,7 +139,10 @@ RULES: list[tuple[str, str, re.Pattern[str]]] = [
     ("ideation", "high", re.compile(rf"\b(?:{KILL_MYSELF})", re.IGNORECASE)),
     ("self_harm", "high", re.compile(rf"\b(?:{SELF_HARM})", re.IGNORECASE)),
     ("harm_to_others", "high", re.compile(rf"\b(?:want to|going to|gonna|will|could|might|"
-                                          rf"i'?ll|urge to|thoughts? of) (?:{HARM_OTHERS})\b"
+                                          rf"i'?ll|urge to|thoughts? (?:of|about)|imagin\w* |"
+                                          rf"fantasi[sz]\w* (?:about )?|thinking about) "
+                                          rf"(?:(?:seriously|properly|actually) )?"
+                                          rf"(?:{HARM_OTHERS})\b"
                                           rf"|\bmak(?:e|ing) (?:him|her|them) pay\b",
                                           re.IGNORECASE)),
     ("abuse", "high", re.compile(rf"\b(?:{ABUSE})", re.IGNORECASE)),
@@ -114,6 +152,7 @@ RULES: list[tuple[str, str, re.Pattern[str]]] = [
     ("plan", "imminent", re.compile(rf"\b(?:{PLAN})", re.IGNORECASE)),
     ("goodbye", "imminent", re.compile(rf"\b(?:{GOODBYE})", re.IGNORECASE)),
     ("timeline", "imminent", re.compile(TIMELINE, re.IGNORECASE)),
+    ("means", "imminent", re.compile(rf"\b(?:{OVERDOSE})", re.IGNORECASE)),
     ("distress", "low", re.compile(rf"\b(?:{DISTRESS})\b", re.IGNORECASE)),
 ]
 # Plan and timeline only mean "imminent" next to ideation or self-harm ("I have a plan
@@ -126,7 +165,7 @@ _NEGATION = re.compile(
     r"nothing like|not that|no intention|no plans?|nunca|jamais|nie)\b[^,]{0,30}$",
     re.IGNORECASE)
 _OTHER_PERSON = re.compile(
-    r"\b(?:my (?:friend|mate|son|daughter|kid|child|teen|brother|sister|partner|husband|"
+    r"\b(?:my (?:\w+ )?(?:friend|mate|son|daughter|kid|child|teen|brother|sister|partner|husband|"
     r"wife|boyfriend|girlfriend|mum|mom|dad|student|client|colleague|flatmate|roommate)|"
     r"(?:he|she|they)(?:'s| is| are| has| have| keeps| said| says| told| wants)?|"
     r"someone|somebody|a friend|a student|people who|someone who|anyone who)\b[^.!?]{0,40}$",
@@ -136,7 +175,26 @@ _ACTUALLY_ME = re.compile(r"\b(?:it'?s (?:actually )?me|it is me|(?:the friend|m
 _INFORMATIONAL = re.compile(
     r"\b(?:how (?:do|can|should) i (?:help|support|talk)|what (?:are|is) (?:the )?(?:signs?|"
     r"warning)|how to (?:help|support|spot|tell)|for a (?:friend|project|class|essay)|"
-    r"asking for (?:a )?friend|research|statistics|what should i say)\b", re.IGNORECASE)
+    r"asking for (?:a )?friend|research|statistics|what should i say|what does .{1,60} mean|"
+    r"essay|assignment|dissertation|course|training|documentary|podcast|novel|character|"
+    r"headline|article|rates?|guidelines|prevention|is it true|do they (?:actually|really))\b",
+    re.IGNORECASE)
+# A bare topic word ("suicide", "self-harm") is risk only when the writer speaks of
+# themselves, or of now, in the same clause; "suicide rates" and "a self-harm scene" are
+# topics, while "suicidal again" and "so suicidal rn" are not.
+_TOPIC_WORD = re.compile(r"^(?:su[iy]c[iy]d(?:e|al|le)|sucidal|suicdal|suisidal|"
+                         r"self[- ]?har[mn]+(?:ing)?|slef[- ]?harm)$", re.IGNORECASE)
+_SPEAKS_OF_SELF = re.compile(
+    r"\b(?:i|i'?m|im|me|my|myself|i'?ve|ive|i'?d|i'?ll|feel\w*|felt|so|very|really|again|"
+    r"still|rn|tonight|today|now|keep|kept|urges?|been|thoughts|every day|constantly)\b",
+    re.IGNORECASE)
+_LOSS_BY = re.compile(r"\b(?:died|dying|death|deaths|lost \w+|loss|losing \w+|bereaved|"
+                      r"bereavement|prevention|awareness) (?:by|to|from|of|after)? ?$",
+                      re.IGNORECASE)
+# Jokes and hyperbole soften ("boss fight killed me 40 times i want to die lmao"); they
+# lower a match to moderate, never below, because a joke can also hide real risk.
+_JOKING = re.compile(r"\b(?:lol|lmao+|lmfao|haha\w*|jk|kidding|figuratively|boss fight|"
+                     r"i won'?t)\b|😂|🤣|🙄|💀", re.IGNORECASE)
 _PAST = re.compile(
     r"\b(?:years? ago|in the past|used to|when i was (?:younger|a teen|at school|\d+)|back "
     r"then|a long time ago|(?:doing|feeling|much) (?:well|better|fine) now|recovered|"
@@ -157,7 +215,16 @@ class RuleHit:
 def _about_someone_else(prefix: str, evidence: str) -> bool:
     if re.search(r"\b(?:my ?self|i|i'?m|i'?ve|me|my life)\b", evidence, re.IGNORECASE):
         return False
-    return bool(_OTHER_PERSON.search(prefix))
+    other = _OTHER_PERSON.search(prefix)
+    # "Since my wife left I think about suicide": the writer speaks again after the
+    # other person is mentioned, so the match is about the writer.
+    return bool(other) and not re.search(r"\b(?:i|i'?m|im|i'?ve|ive)\b",
+                                         prefix[other.start() + 3:], re.IGNORECASE)
+
+
+def _first_person(evidence: str) -> bool:
+    return bool(re.search(r"\b(?:my ?self|i|i'?m|me|my (?:life|own life))\b", evidence,
+                          re.IGNORECASE))
 
 
 def find(text: str) -> list[RuleHit]:
@@ -172,9 +239,15 @@ def find(text: str) -> list[RuleHit]:
                 if factor != "distress" and _NEGATION.search(prefix):
                     continue
                 if factor in ("ideation", "self_harm", "passive_ideation") and (
-                        _about_someone_else(prefix, m.group()) or informational):
+                        _about_someone_else(prefix, m.group())
+                        or (informational and not _first_person(m.group()))):
+                    continue
+                if (factor in ("ideation", "self_harm") and _TOPIC_WORD.match(m.group())
+                        and (not _SPEAKS_OF_SELF.search(body) or _LOSS_BY.search(prefix))):
                     continue
                 effective = level
+                if factor in ("ideation", "harm_to_others") and _JOKING.search(text):
+                    effective = "moderate"
                 if past and factor in ("ideation", "self_harm", "passive_ideation"):
                     factor_name = "prior_attempt" if factor == "ideation" else factor
                     effective = "low"
@@ -183,6 +256,6 @@ def find(text: str) -> list[RuleHit]:
                     continue
                 hits.append(RuleHit(factor, effective, m.group(), clause.start() + m.start(),
                                     clause.start() + m.end()))
-    factors = {h.factor for h in hits if h.level != "low"}
+    factors = {h.factor for h in hits if h.level == "high"}
     acute = bool(factors & {"ideation", "self_harm"})
     return [h for h in hits if h.factor not in NEEDS_IDEATION or acute]

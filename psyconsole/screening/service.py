@@ -49,6 +49,11 @@ def _rule_level(hits: list[rules.RuleHit]) -> str:
     return level
 
 
+def rule_level(text: str) -> str:
+    """The level the rule layer alone gives a text."""
+    return _rule_level(rules.find(text))
+
+
 def screen(text: str) -> ScreeningResult:
     hits = rules.find(text)
     rule_level = _rule_level(hits)
