@@ -1,16 +1,25 @@
-"""Drafting speed: time to first token and tokens per second, single stream and with
-several drafts in flight, against plain float32 `model.generate` measured in the same
-run on the same machine (and llama.cpp on the same GGUF, where llama-cpp-python is
-installed).
+"""Drafting speed, measured in one run on one machine, as ratios against plain float32
+`model.generate` on the same model and prompts:
 
-    PSY_HTTPS=0 .venv/bin/python benchmarks/generation.py [--tokens 128] [--batch 4]
+- single stream: time to first token and tokens per second of the product path
+  (inference.generation.generate: streaming, cancel checks, prompt lookup decoding);
+- aggregate tokens per second with queued drafts batched together
+  (inference.generation.generate_batch, as the worker runs them);
+- llama.cpp on the packaged GGUF as the reference, where llama-cpp-python is installed.
+
+The prompts are real drafting prompts (system prompt, three retrieved passages, the
+question) from the held-out set. "Same words" compares each product output with the
+baseline's greedy output: prompt lookup and batching must not change what is drafted.
+
+    PSY_HTTPS=0 .venv/bin/python benchmarks/generation.py [--tokens 128] [--batch 8 16]
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
+import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -20,29 +29,17 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "psyconsole.settings")
 os.environ.setdefault("PSY_HTTPS", "0")
 
-QUESTIONS = [
-    "I've been having panic attacks before exams and I don't know what to do.",
-    "I can't sleep, I lie awake until 4am every night worrying about work.",
-    "My mum died in March and I still cry every evening. Is that normal?",
-    "I moved to a new city and I feel so lonely. How do people make friends?",
-]
+
+def prompts(count: int) -> list[list[dict[str, str]]]:
+    lines = (ROOT / "fixtures" / "eval" / "sft_heldout.jsonl").read_text().splitlines()
+    return [json.loads(line)["messages"][:-1] for line in lines[:count]]
 
 
-def passages_for(question: str) -> list:
-    from retrieval.chunking import chunk_markdown
-    from retrieval.markdown_files import parse_article
-    from retrieval.service import Passage
-
-    article = parse_article(ROOT / "fixtures" / "articles" / "anxiety-and-panic.md")
-    chunks = chunk_markdown(article.body, count_tokens=lambda t: len(t.split()) * 4 // 3)
-    return [Passage(i, 0.5, "anxiety-and-panic", article.meta["title"], "/corpus/a/",
-                    c.heading, c.text, c.start, c.end) for i, c in enumerate(chunks[:3])]
-
-
-def plain_generate(model, tokenizer, messages, tokens: int) -> tuple[float, float]:
-    """The baseline: float32 model.generate, greedy, no streaming. Returns (ttft, tok/s)."""
+def plain_generate(loaded, messages, tokens: int) -> tuple[float, float, str]:
+    """The baseline: float32 model.generate, greedy, no streaming."""
     import torch
 
+    tokenizer, model = loaded.tokenizer, loaded.model
     ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True,
                                         return_tensors="pt", return_dict=True)["input_ids"]
     with torch.inference_mode():
@@ -50,42 +47,20 @@ def plain_generate(model, tokenizer, messages, tokens: int) -> tuple[float, floa
         model.generate(ids, max_new_tokens=1, do_sample=False)
         ttft = time.perf_counter() - started
         started = time.perf_counter()
-        out = model.generate(ids, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
+        out = model.generate(ids, max_new_tokens=tokens, do_sample=False,
+                             repetition_penalty=1.1)
         elapsed = time.perf_counter() - started
-    return ttft, (out.shape[1] - ids.shape[1]) / elapsed
-
-
-def ours(loaded, messages, tokens: int) -> tuple[float, float, str]:
-    from inference.generation import generate
-
-    result = generate(loaded, messages, max_new_tokens=tokens, max_seconds=600)
-    return (result.first_token_ms / 1000, result.completion_tokens / (result.total_ms / 1000),
-            result.text)
+    new = out[0, ids.shape[1]:]
+    return ttft, len(new) / elapsed, tokenizer.decode(new, skip_special_tokens=True).strip()
 
 
 def agreement(reference: str, other: str) -> float:
-    """Share of the reference's first 32 words that the other output repeats in place."""
-    a, b = reference.split()[:32], other.split()[:32]
+    """Share of the reference's words that the other output repeats in place."""
+    a, b = reference.split(), other.split()
     return sum(x == y for x, y in zip(a, b, strict=False)) / max(len(a), 1)
 
 
-def batched(model, tokenizer, batch: list, tokens: int) -> float:
-    """Several drafts in one forward pass: aggregate tokens per second."""
-    import torch
-
-    tokenizer.padding_side = "left"
-    texts = [tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False)
-             for m in batch]
-    enc = tokenizer(texts, return_tensors="pt", padding=True)
-    with torch.inference_mode():
-        started = time.perf_counter()
-        out = model.generate(**enc, max_new_tokens=tokens, min_new_tokens=tokens,
-                             do_sample=False, pad_token_id=tokenizer.eos_token_id)
-        elapsed = time.perf_counter() - started
-    return len(batch) * (out.shape[1] - enc["input_ids"].shape[1]) / elapsed
-
-
-def llama_cpp(messages, tokens: int) -> float | None:
+def llama_cpp(conversations, tokens: int) -> float | None:
     try:
         from llama_cpp import Llama
     except ImportError:
@@ -93,63 +68,75 @@ def llama_cpp(messages, tokens: int) -> float | None:
     from inference.loading import PACKAGED_GGUF, packaged_gguf_dir
 
     llm = Llama(str(packaged_gguf_dir() / PACKAGED_GGUF), n_threads=2, verbose=False,
-                n_ctx=2048)
-    started = time.perf_counter()
-    out = llm.create_chat_completion(messages, max_tokens=tokens, temperature=0)
-    return out["usage"]["completion_tokens"] / (time.perf_counter() - started)
+                n_ctx=4096)
+    llm.create_chat_completion(conversations[0], max_tokens=8, temperature=0)  # warm up
+    made = elapsed = 0.0
+    for messages in conversations:
+        started = time.perf_counter()
+        out = llm.create_chat_completion(messages, max_tokens=tokens, temperature=0)
+        elapsed += time.perf_counter() - started
+        made += out["usage"]["completion_tokens"]
+    return made / elapsed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tokens", type=int, default=128)
-    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--prompts", type=int, default=3)
+    parser.add_argument("--batch", type=int, nargs="+", default=[8, 16])
     args = parser.parse_args()
     import django
 
     django.setup()
     import torch
+    from django.conf import settings
 
+    from inference.generation import generate, generate_batch
     from inference.loading import get_model
-    from inference.prompts import build_messages
 
     loaded = get_model()
-    model, tokenizer = loaded.model, loaded.tokenizer
-    prompts = [build_messages(q, passages_for(q)) for q in QUESTIONS]
-    messages = prompts[0]
-    plain_generate(model, tokenizer, messages, 8)  # warm up
+    conversations = prompts(max(args.prompts, *args.batch))
+    singles = conversations[:args.prompts]
+    plain_generate(loaded, singles[0], 8)  # warm up
 
-    base_ttft, base_rate = plain_generate(model, tokenizer, messages, args.tokens)
-    our_ttft, our_rate, our_text = ours(loaded, messages, args.tokens)
-    rows = [("plain float32 model.generate (baseline)", base_ttft, base_rate, 1.0),
-            ("product path, float32 (streaming)", our_ttft, our_rate, 1.0)]
+    base = [plain_generate(loaded, m, args.tokens) for m in singles]
+    base_ttft = statistics.mean(b[0] for b in base)
+    base_rate = statistics.mean(b[1] for b in base)
+    ours = [generate(loaded, m, max_new_tokens=args.tokens, max_seconds=600,
+                     on_text=lambda text: None) for m in singles]
+    our_ttft = statistics.mean(r.first_token_ms / 1000 for r in ours)
+    our_rate = statistics.mean(r.completion_tokens / (r.total_ms / 1000) for r in ours)
+    our_same = statistics.mean(agreement(b[2], r.text) for b, r in zip(base, ours, strict=True))
+    rows = [("plain float32 model.generate, one draft (baseline)", base_ttft, base_rate, 1.0),
+            (f"product path, one draft (streaming, prompt lookup "
+             f"{settings.LLM_PROMPT_LOOKUP_TOKENS})", our_ttft, our_rate, our_same)]
+    for size in args.batch:
+        batch = conversations[:size]
+        started = time.perf_counter()
+        results = generate_batch(loaded, batch, max_new_tokens=args.tokens, max_seconds=600,
+                                 max_prompt_tokens=8192)
+        elapsed = time.perf_counter() - started
+        rate = sum(r.completion_tokens for r in results) / elapsed
+        same = statistics.mean(agreement(b[2], r.text)
+                               for b, r in zip(base, results, strict=False))
+        rows.append((f"product path, {size} queued drafts batched (aggregate)",
+                     statistics.mean(r.first_token_ms for r in results) / 1000, rate, same))
+    reference = llama_cpp(singles, args.tokens)
 
-    # int8 dynamic quantisation is fast, but it must also still say the same thing.
-    quantised = copy.copy(loaded)
-    quantised.model = torch.ao.quantization.quantize_dynamic(
-        copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
-    q_ttft, q_rate, q_text = ours(quantised, messages, args.tokens)
-    rows.append(("int8 dynamic quantisation (not used: see agreement)", q_ttft, q_rate,
-                 agreement(our_text, q_text)))
-
-    batch = (prompts * args.batch)[:args.batch]
-    rows.append((f"float32, {args.batch} drafts batched (aggregate)", None,
-                 batched(model, tokenizer, batch, args.tokens), None))
-    rows.append((f"int8, {args.batch} drafts batched (aggregate, not used)", None,
-                 batched(quantised.model, tokenizer, batch, args.tokens), None))
-    reference = llama_cpp(messages, args.tokens)
-    if reference:
-        rows.append(("llama.cpp, same GGUF, 2 threads (reference)", None, reference, None))
-
-    print(f"# Generation benchmark: SmolLM2-135M-Instruct, {args.tokens} new tokens, "
-          f"{torch.get_num_threads()} threads")
-    print("| setup | time to first token | tokens/s | vs baseline | same words as float32 |")
-    print("|---|---:|---:|---:|---:|")
+    print(f"# Generation benchmark: {loaded.name}, up to {args.tokens} new tokens, "
+          f"{torch.get_num_threads()} threads, {args.prompts} grounded prompts")
+    print("| setup | time to first token | tokens/s | vs float32 baseline | "
+          "vs llama.cpp | same words as baseline |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, ttft, rate, same in rows:
-        first = f"{ttft * 1000:.0f} ms" if ttft is not None else "-"
-        words = f"{same:.0%}" if same is not None else "-"
-        print(f"| {name} | {first} | {rate:.1f} | {rate / base_rate:.2f}x | {words} |")
-    if not reference:
-        print("\nllama-cpp-python is not installed, so there is no llama.cpp row.")
+        against_llama = f"{rate / reference:.2f}x" if reference else "-"
+        print(f"| {name} | {ttft * 1000:.0f} ms | {rate:.1f} | {rate / base_rate:.2f}x | "
+              f"{against_llama} | {same:.0%} |")
+    if reference:
+        print(f"| llama.cpp, same GGUF, 2 threads, one draft (reference) | - | "
+              f"{reference:.1f} | {reference / base_rate:.2f}x | 1.00x | - |")
+    else:
+        print("(llama-cpp-python is not installed: no llama.cpp reference in this run)")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from typing import Protocol
 import httpx
 from django.conf import settings
 
-from inference.generation import Generation, StopCheck, TextCallback, generate
+from inference.generation import Generation, StopCheck, TextCallback, generate, generate_batch
 from inference.loading import get_model
 
 
@@ -35,6 +35,11 @@ class Backend(Protocol):
                  max_seconds: float, on_text: TextCallback | None = None,
                  should_stop: StopCheck | None = None,
                  sample_seed: int | None = None) -> Generation: ...
+
+    def generate_batch(self, conversations: list[list[dict[str, str]]], *,
+                       max_new_tokens: int, max_seconds: float,
+                       on_text: list[TextCallback | None],
+                       should_stop: list[StopCheck | None]) -> list[Generation]: ...
 
 
 @dataclass
@@ -59,6 +64,14 @@ class TransformersBackend:
         return generate(self.loaded, messages, max_new_tokens=max_new_tokens,
                         max_seconds=max_seconds, max_prompt_tokens=self.context_window,
                         on_text=on_text, should_stop=should_stop, sample_seed=sample_seed)
+
+    def generate_batch(self, conversations: list[list[dict[str, str]]], *,
+                       max_new_tokens: int, max_seconds: float,
+                       on_text: list[TextCallback | None],
+                       should_stop: list[StopCheck | None]) -> list[Generation]:
+        return generate_batch(self.loaded, conversations, max_new_tokens=max_new_tokens,
+                              max_seconds=max_seconds, max_prompt_tokens=self.context_window,
+                              on_text=on_text, should_stop=should_stop)
 
 
 @dataclass
@@ -130,6 +143,17 @@ class OpenAICompatibleBackend:
             total_ms=round((finished - started) * 1000, 1),
             cancelled=cancelled,
         )
+
+
+    def generate_batch(self, conversations: list[list[dict[str, str]]], *,
+                       max_new_tokens: int, max_seconds: float,
+                       on_text: list[TextCallback | None],
+                       should_stop: list[StopCheck | None]) -> list[Generation]:
+        # The server batches concurrent requests itself (vLLM, llama.cpp's slots); one
+        # after another keeps this client simple.
+        return [self.generate(m, max_new_tokens=max_new_tokens, max_seconds=max_seconds,
+                              on_text=t, should_stop=s)
+                for m, t, s in zip(conversations, on_text, should_stop, strict=True)]
 
 
 def get_backend() -> Backend:

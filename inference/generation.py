@@ -67,7 +67,12 @@ def generate(loaded: LoadedModel, messages: list[dict[str, str]], *,
         raise ValueError(f"Prompt has {input_ids.shape[1]} tokens; the limit is "
                          f"{max_prompt_tokens}.")
     streamer, cancel = LiveText(), Cancelled()
-    sampling = {"do_sample": False}
+    sampling: dict[str, object] = {"do_sample": False}
+    if settings.LLM_PROMPT_LOOKUP_TOKENS:
+        # Prompt lookup decoding: a grounded draft often repeats phrases from its
+        # passages, so n-grams from the prompt are proposed and checked in one forward
+        # pass. Greedy output is unchanged; only the number of passes falls.
+        sampling["prompt_lookup_num_tokens"] = settings.LLM_PROMPT_LOOKUP_TOKENS
     if sample_seed is not None:
         torch.manual_seed(sample_seed)
         sampling = {"do_sample": True, "temperature": 0.8, "top_p": 0.9}
@@ -99,11 +104,16 @@ def generate(loaded: LoadedModel, messages: list[dict[str, str]], *,
 
 def generate_batch(loaded: LoadedModel, conversations: list[list[dict[str, str]]], *,
                    max_new_tokens: int | None = None, max_seconds: float | None = None,
-                   max_prompt_tokens: int = 1800) -> list[Generation]:
+                   max_prompt_tokens: int = 1800,
+                   on_text: list[TextCallback | None] | None = None,
+                   should_stop: list[StopCheck | None] | None = None) -> list[Generation]:
     """Greedy drafts for several prompts in one padded batch: on a CPU the weights are
     read once per step for the whole batch, so throughput grows with the batch while
-    each draft's text stays what it would be alone (up to float rounding)."""
+    each draft's text stays what it would be alone (up to float rounding). Each row can
+    stream its text (`on_text[i]`) and be cancelled on its own (`should_stop[i]`)."""
     import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+    from transformers.generation.streamers import BaseStreamer
 
     if not conversations:
         return []
@@ -120,6 +130,47 @@ def generate_batch(loaded: LoadedModel, conversations: list[list[dict[str, str]]
     # continues.
     input_ids = torch.tensor([[pad_id] * (longest - len(ids)) + list(ids) for ids in encoded])
     attention = torch.tensor([[0] * (longest - len(ids)) + [1] * len(ids) for ids in encoded])
+    rows = len(encoded)
+    callbacks = on_text or [None] * rows
+    stops = should_stop or [None] * rows
+
+    class RowStreamer(BaseStreamer):
+        """Hands each row its text so far every few steps; notes the first token."""
+
+        def __init__(self) -> None:
+            self.prompt_seen = False
+            self.tokens: list[list[int]] = [[] for _ in range(rows)]
+            self.first_at: float | None = None
+
+        def put(self, value: torch.Tensor) -> None:
+            if not self.prompt_seen:
+                self.prompt_seen = True
+                return
+            self.first_at = self.first_at or time.perf_counter()
+            for row, token in enumerate(value.reshape(rows, -1).tolist()):
+                self.tokens[row] += token
+            if len(self.tokens[0]) % 4 == 0:
+                self.flush()
+
+        def flush(self) -> None:
+            for row, callback in enumerate(callbacks):
+                if callback is not None:
+                    callback(tokenizer.decode(self.tokens[row], skip_special_tokens=True))
+
+        def end(self) -> None:
+            self.flush()
+
+    class RowCancelled(StoppingCriteria):
+        def __init__(self) -> None:
+            self.stopped = [False] * rows
+
+        def __call__(self, ids: torch.Tensor, scores: torch.Tensor,
+                     **kwargs: object) -> torch.Tensor:
+            for row, stop in enumerate(stops):
+                self.stopped[row] = self.stopped[row] or bool(stop and stop())
+            return torch.tensor(self.stopped, dtype=torch.bool)
+
+    streamer, cancel = RowStreamer(), RowCancelled()
     started = time.perf_counter()
     with loaded.lock, torch.inference_mode():
         output = model.generate(
@@ -127,11 +178,14 @@ def generate_batch(loaded: LoadedModel, conversations: list[list[dict[str, str]]
             max_new_tokens=max_new_tokens or settings.LLM_MAX_NEW_TOKENS,
             max_time=max_seconds or settings.LLM_MAX_SECONDS,
             repetition_penalty=1.1, do_sample=False, pad_token_id=pad_id,
+            streamer=streamer if on_text else None,
+            stopping_criteria=StoppingCriteriaList([cancel]),
         )
     finished = time.perf_counter()
+    first = streamer.first_at or finished
     eos = {tokenizer.eos_token_id, pad_id}
     results = []
-    for row, ids in zip(output, encoded, strict=True):
+    for index, (row, ids) in enumerate(zip(output, encoded, strict=True)):
         new_tokens = [int(t) for t in row[longest:]]
         while new_tokens and new_tokens[-1] in eos:
             new_tokens.pop()
@@ -139,8 +193,8 @@ def generate_batch(loaded: LoadedModel, conversations: list[list[dict[str, str]]
             text=tokenizer.decode(new_tokens, skip_special_tokens=True).strip(),
             prompt_tokens=len(ids),
             completion_tokens=len(new_tokens),
-            # Not streamed: every draft in the batch is complete when the batch is.
-            first_token_ms=round((finished - started) * 1000, 1),
+            first_token_ms=round((first - started) * 1000, 1),
             total_ms=round((finished - started) * 1000, 1),
+            cancelled=cancel.stopped[index],
         ))
     return results

@@ -225,6 +225,12 @@ LLM_MODEL_VERSION = env.str("PSY_LLM_MODEL_VERSION", default="")
 LLM_MAX_NEW_TOKENS = env.int("PSY_LLM_MAX_NEW_TOKENS", default=200)
 LLM_MAX_SECONDS = env.float("PSY_LLM_MAX_SECONDS", default=120.0)
 LLM_THREADS = env.int("PSY_LLM_THREADS", default=0)
+# Prompt lookup decoding for single drafts: up to N tokens copied from the prompt are
+# checked per forward pass (0 turns it off). Greedy output is unchanged.
+LLM_PROMPT_LOOKUP_TOKENS = env.int("PSY_LLM_PROMPT_LOOKUP_TOKENS", default=10)
+# Drafts waiting in the queue are generated together, up to this many per batch (1 turns
+# batching off). Crisis questions are always drafted on their own, first.
+DRAFT_BATCH_SIZE = env.int("PSY_DRAFT_BATCH_SIZE", default=8)
 EMBEDDING_MODEL_PATH = env.str("PSY_EMBEDDING_MODEL_PATH", default="")
 # int8 embedder: faster queries, different vectors; rebuild the index after changing it.
 EMBEDDING_INT8 = env.bool("PSY_EMBEDDING_INT8", default=False)

@@ -63,3 +63,44 @@ def test_evidence_spans_point_into_the_original_text():
 
 def test_higher_risk_means_higher_priority():
     assert PRIORITY["imminent"] > PRIORITY["high"] > PRIORITY["moderate"] > PRIORITY["low"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Since my wife left I think about suicide every single day.", "high"),
+    ("je vais me tuer ce soir", "imminent"),
+    ("me voy a matar esta noche", "imminent"),
+    ("ich denke jeden Tag daran, mich umzubringen", "high"),
+    ("Penso em me matar quase todos os dias.", "high"),
+    ("been cutting again, most nights this week", "high"),
+    ("burned myself again last night", "high"),
+    ("relapsed on sh last night, first time in 8 months", "high"),
+    ("Je me scarifie depuis quelques mois", "high"),
+    ("suicidal thoughts every day this week", "high"),
+    ("I keep imagining hurting him and the thoughts are getting stronger", "high"),
+    ("my husband texted that he's going to kill me when he gets home", "high"),
+    ("I've already taken too many of my tablets", "imminent"),
+    ("Ich habe gerade viel zu viele Tabletten genommen", "imminent"),
+    ("goodbye texts are written and scheduled to send at midnight", "imminent"),
+    ("planning to ctb this weekend, ive sorted everything", "imminent"),
+])
+def test_it_reads_first_person_risk_in_many_phrasings(text, expected):
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "What does 'passive suicidal ideation' actually mean? It came up on my course.",
+    "Can you recommend a podcast about men's suicide rates for a talk at work?",
+    "The show had a self-harm scene. Are there guidelines for showing it?",
+    "A singer I loved died by suicide this week. I'm safe, nothing like that.",
+    "I'm scared of losing my friends when I come out.",
+    "Now I'm terrified of the resit.",
+    "I'm worried my teenage son might be self-harming. How do I ask him?",
+    "that boss fight killed me 40 times tonight i want to die lmaooo",
+    "my coworker chews so loud I want to strangle him 🙄",
+])
+def test_topic_mentions_fears_and_jokes_are_not_high_risk(text):
+    assert level(text) not in ("high", "imminent")
+
+
+def test_a_joke_lowers_ideation_to_moderate_not_to_nothing():
+    assert level("lol i want to die, this week is endless") == "moderate"

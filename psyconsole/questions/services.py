@@ -14,6 +14,7 @@ import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -274,22 +275,18 @@ def _expire_drafting_lease(question: Question, actor: Actor, now: datetime) -> b
     return True
 
 
-def do_generate_draft(question_id: int, *, redraft: bool = False, instruction: str = "",
-                      candidates: int = 1) -> list[Draft]:
-    """Drafts a reply (and up to two sampled alternatives) for one question, streaming
-    the text to the console as it is written. Safe to call twice: a question that
-    already has a draft, or is being drafted under a live lease, is left alone."""
-    from inference.drafting import compose_draft
-    from inference.registry import ensure_model_version
-
+def _start_drafting(question_id: int, *, redraft: bool, instruction: str
+                    ) -> tuple[Question, datetime] | None:
+    """Takes the drafting lease on a question with one conditional UPDATE; None if the
+    question is gone, already drafted, or being drafted under a live lease."""
     question = Question.objects.filter(pk=question_id).first()
     if question is None:
-        return []
+        return None
     now = timezone.now()
     if (question.status == Status.DRAFTING and question.drafting_lease_expires_at
             and question.drafting_lease_expires_at < now
             and not _expire_drafting_lease(question, states.WORKER, now)):
-        return []
+        return None
     lease = now + timedelta(seconds=settings.DRAFT_LEASE_SECONDS)
     startable = {Status.SCREENED, Status.DRAFTED} if redraft else {Status.SCREENED}
     try:
@@ -298,40 +295,27 @@ def do_generate_draft(question_id: int, *, redraft: bool = False, instruction: s
                           drafting_lease_expires_at=lease, cancel_requested_at=None)
     except TransitionError:
         logger.info("Question #%s is not waiting for a draft; skipped", question_id)
-        return []
+        return None
     events.question_changed(question.pk, Status.DRAFTING, question.risk_level)
+    return question, lease
+
+
+def _give_back(question: Question, lease: datetime, action: str, reason: str) -> None:
     back_to = Status.DRAFTED if question.drafts.exists() else Status.SCREENED
+    with transaction.atomic():
+        try:
+            states.transition(question, back_to, states.WORKER, action=action,
+                              reason=reason, from_states={Status.DRAFTING},
+                              extra_condition=Q(drafting_lease_expires_at=lease),
+                              drafting_lease_expires_at=None, cancel_requested_at=None)
+            events.question_changed(question.pk, back_to, question.risk_level)
+        except TransitionError:
+            pass
 
-    def give_back(action: str, reason: str) -> None:
-        with transaction.atomic():
-            try:
-                states.transition(question, back_to, states.WORKER, action=action,
-                                  reason=reason, from_states={Status.DRAFTING},
-                                  extra_condition=Q(drafting_lease_expires_at=lease),
-                                  drafting_lease_expires_at=None, cancel_requested_at=None)
-                events.question_changed(question.pk, back_to, question.risk_level)
-            except TransitionError:
-                pass
 
-    watch = _DraftWatch(question.pk)
-    composed = []
-    try:
-        for candidate in range(candidates):
-            watch.candidate = candidate
-            composed.append(compose_draft(
-                question.text, risky=question.is_risky, instruction=instruction,
-                on_text=watch.on_text, should_stop=watch.should_stop,
-                sample_seed=None if candidate == 0 else candidate,
-                passages=composed[0].passages if composed else None,  # retrieve once
-            ))
-            if watch.cancelled:
-                break
-    except Exception:
-        give_back("draft_failed", "drafting raised an error")
-        raise
-    if watch.cancelled:
-        give_back("draft_cancelled", "cancelled by a counsellor")
-        return []
+def _finish_drafting(question: Question, lease: datetime, composed: list[Any],
+                     instruction: str = "") -> list[Draft]:
+    from inference.registry import ensure_model_version
 
     with transaction.atomic():
         try:
@@ -342,7 +326,7 @@ def do_generate_draft(question_id: int, *, redraft: bool = False, instruction: s
                                     "candidates": len(composed)},
                               drafting_lease_expires_at=None)
         except TransitionError:
-            logger.info("Question #%s changed while drafting; draft discarded", question_id)
+            logger.info("Question #%s changed while drafting; draft discarded", question.pk)
             return []
         drafts = [
             Draft.objects.create(
@@ -358,6 +342,92 @@ def do_generate_draft(question_id: int, *, redraft: bool = False, instruction: s
         ]
         events.question_changed(question.pk, Status.DRAFTED, question.risk_level)
     return drafts
+
+
+def do_generate_draft(question_id: int, *, redraft: bool = False, instruction: str = "",
+                      candidates: int = 1) -> list[Draft]:
+    """Drafts a reply (and up to two sampled alternatives) for one question, streaming
+    the text to the console as it is written. Safe to call twice: a question that
+    already has a draft, or is being drafted under a live lease, is left alone.
+
+    A plain first draft for a question below high risk also takes other questions
+    waiting for their first draft, up to DRAFT_BATCH_SIZE, and drafts them together
+    (see do_generate_drafts_together)."""
+    from inference.drafting import compose_draft
+
+    started = _start_drafting(question_id, redraft=redraft, instruction=instruction)
+    if started is None:
+        return []
+    question, lease = started
+    if (not redraft and candidates == 1 and settings.DRAFT_BATCH_SIZE > 1
+            and not at_least(question.risk_level, "high")):
+        return do_generate_drafts_together([(question, lease)])[question.pk]
+
+    watch = _DraftWatch(question.pk)
+    composed = []
+    try:
+        for candidate in range(candidates):
+            watch.candidate = candidate
+            composed.append(compose_draft(
+                question.text, risky=question.is_risky, instruction=instruction,
+                on_text=watch.on_text, should_stop=watch.should_stop,
+                sample_seed=None if candidate == 0 else candidate,
+                passages=composed[0].passages if composed else None,  # retrieve once
+            ))
+            if watch.cancelled:
+                break
+    except Exception:
+        _give_back(question, lease, "draft_failed", "drafting raised an error")
+        raise
+    if watch.cancelled:
+        _give_back(question, lease, "draft_cancelled", "cancelled by a counsellor")
+        return []
+    return _finish_drafting(question, lease, composed, instruction)
+
+
+def _take_waiting_questions(limit: int, exclude: set[int]) -> list[tuple[Question, datetime]]:
+    """Leases up to `limit` more questions waiting for a first draft, most urgent first;
+    their own queued tasks then find them taken and do nothing."""
+    taken: list[tuple[Question, datetime]] = []
+    waiting = (Question.objects.filter(status=Status.SCREENED, drafts__isnull=True)
+               .exclude(pk__in=exclude)
+               .exclude(risk_level__in=[RiskLevel.HIGH, RiskLevel.IMMINENT])
+               .order_by("-priority", "created_at").values_list("pk", flat=True)[:limit * 2])
+    for question_id in waiting:
+        if len(taken) >= limit:
+            break
+        started = _start_drafting(question_id, redraft=False, instruction="")
+        if started is not None:
+            taken.append(started)
+    return taken
+
+
+def do_generate_drafts_together(leased: list[tuple[Question, datetime]]
+                                ) -> dict[int, list[Draft]]:
+    """Drafts several questions in one batch: on a CPU the model's weights are read once
+    per step for the whole batch, so the queue clears several times faster. Each draft
+    still streams to its own watchers and can be cancelled on its own."""
+    from inference.drafting import DraftRequest, compose_drafts
+
+    leased = leased + _take_waiting_questions(
+        settings.DRAFT_BATCH_SIZE - len(leased), {q.pk for q, _ in leased})
+    watches = [_DraftWatch(q.pk) for q, _ in leased]
+    try:
+        composed = compose_drafts([
+            DraftRequest(q.text, q.is_risky, on_text=w.on_text, should_stop=w.should_stop)
+            for (q, _), w in zip(leased, watches, strict=True)])
+    except Exception:
+        for question, lease in leased:
+            _give_back(question, lease, "draft_failed", "drafting raised an error")
+        raise
+    results: dict[int, list[Draft]] = {}
+    for (question, lease), watch, draft in zip(leased, watches, composed, strict=True):
+        if watch.cancelled:
+            _give_back(question, lease, "draft_cancelled", "cancelled by a counsellor")
+            results[question.pk] = []
+        else:
+            results[question.pk] = _finish_drafting(question, lease, [draft])
+    return results
 
 
 def do_cancel_draft(question: Question, user: AbstractBaseUser) -> None:

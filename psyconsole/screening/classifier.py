@@ -87,10 +87,10 @@ def train(texts: list[str], levels: list[str], *, progress: bool = False
     """Fits the classifier and picks thresholds from 5-fold cross-validated predictions:
     the strictest thresholds at which rules and classifier together still keep crisis
     recall and ideation recall at their targets on held-out folds."""
-    from psyconsole.screening.service import rule_level
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
 
+    from psyconsole.screening.service import rule_level
     from retrieval.embeddings import embed
 
     vectors = embed(texts, progress=progress)

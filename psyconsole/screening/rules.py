@@ -83,9 +83,10 @@ GOODBYE = (
     r"(?:this is|saying) (?:my )?goodbye|goodbye (?:everyone|all|forever)|"
     r"(?:wrote|written|writing|left) (?:a |the |my )?(?:suicide |goodbye )notes?|"
     r"at the place i (?:picked|chose)|this is it\b.{0,40}(?:everything|ready|pills)|"
-    r"(?:this is )?my last message|goodbye (?:texts|messages|letters|notes)|tonight'?s the night|(?:set|picked|chose) (?:a|the) date|"
-    r"(?:do|doing) it (?:tonight|tomorrow|this weekend|on (?:\w+day|the \d+\w*)|when (?:my|the|"
-    r"they|he|she|everyone)|after (?:my|the|everyone)|once)|"
+    r"(?:this is )?my last message|goodbye (?:texts|messages|letters|notes)|"
+    r"tonight'?s the night|(?:set|picked|chose) (?:a|the) date|"
+    r"(?:do|doing) it (?:tonight|tomorrow|this weekend|this week|on (?:\w+day|the \d+\w*)|"
+    r"when (?:my|the|they|he|she|everyone)|after (?:my|the|everyone)|once)|"
     r"(?:got|have|brought|with) everything (?:i need|ready|with me|in front of me)|"
     r"everything ready|(?:took|taken|swallowed) (?:a load|a bunch|everything i had|them all)|"
     r"stockpil\w+|sav(?:ed|ing) up my (?:prescriptions|pills|meds|tablets)|"
@@ -111,7 +112,7 @@ OVERDOSE = (
     r"ho preso troppe|tomei (?:muitos|demasiados|todos os) (?:comprimidos|rem[eé]dios)"
 )
 TIMELINE = (
-    r"\b(?:tonight|today|right now|this (?:evening|weekend|week)|tomorrow|after (?:everyone|"
+    r"\b(?:tonight|today|right now|this (?:evening|weekend)|tomorrow|after (?:everyone|"
     r"they)(?:'s| is| are)? (?:asleep|gone|leave)|in an hour|before morning|esta noche|"
     r"ce soir|heute nacht|aaj raat)\b"
 )
@@ -139,8 +140,8 @@ RULES: list[tuple[str, str, re.Pattern[str]]] = [
     ("ideation", "high", re.compile(rf"\b(?:{KILL_MYSELF})", re.IGNORECASE)),
     ("self_harm", "high", re.compile(rf"\b(?:{SELF_HARM})", re.IGNORECASE)),
     ("harm_to_others", "high", re.compile(rf"\b(?:want to|going to|gonna|will|could|might|"
-                                          rf"i'?ll|urge to|thoughts? (?:of|about)|imagin\w* |"
-                                          rf"fantasi[sz]\w* (?:about )?|thinking about) "
+                                          rf"i'?ll|urge to|thoughts? (?:of|about)|imagin\w*|"
+                                          rf"fantasi[sz]\w*(?: about)?|thinking about) "
                                           rf"(?:(?:seriously|properly|actually) )?"
                                           rf"(?:{HARM_OTHERS})\b"
                                           rf"|\bmak(?:e|ing) (?:him|her|them) pay\b",
