@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+import redis
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
@@ -63,3 +64,27 @@ def test_retrieve_prints_json(corpus_index):
 def test_retrieve_rejects_bad_arguments(corpus_index, args):
     with pytest.raises(CommandError):
         call_command("retrieve", *args)
+
+
+def test_drafting_status_shows_the_model_and_what_is_waiting(db, tiny_model, settings):
+    from django.conf import settings as live
+
+    from psyconsole.questions import services
+    from psyconsole.questions.tasks import draft_question
+
+    services.do_submit_question("I can't sleep")
+    def status() -> dict:
+        out = io.StringIO()
+        call_command("drafting_status", "--json", stdout=out)
+        return json.loads(out.getvalue())
+
+    before = status()
+    draft_question.apply_async((999999,), priority=6)
+    after = status()
+    assert after["backend"] == "transformers"
+    assert after["model_version"] == "tiny-smollm2"
+    assert after["adapter"] is None
+    assert after["waiting_for_first_draft"] == 1
+    assert after["batch_size"] == live.DRAFT_BATCH_SIZE
+    assert after["broker_queue_depth"] == before["broker_queue_depth"] + 1
+    redis.Redis.from_url(settings.REDIS_URL).delete(settings.CELERY_TASK_DEFAULT_QUEUE + ":6")

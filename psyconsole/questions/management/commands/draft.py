@@ -3,10 +3,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from inference.drafting import compose_draft
+from inference.versions import VersionNotFound, resolve_version
 from psyconsole.questions.services import check_question_text
 from psyconsole.screening import screen
 from psyconsole.screening.levels import at_least
@@ -19,12 +21,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("text", help="The client's question.")
         parser.add_argument("--json", action="store_true", help="Print JSON.")
+        parser.add_argument("--model", default="", help="A model version to draft with "
+                            "instead of the active one (e.g. smollm2-135m-instruct, the "
+                            "plain base model).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             text = check_question_text(options["text"])
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
+        if options["model"]:
+            try:
+                resolve_version(options["model"])
+            except VersionNotFound as exc:
+                raise CommandError(str(exc)) from exc
+            # This process only: the worker keeps the active version.
+            settings.LLM_MODEL_VERSION = options["model"]
         screening = screen(text)
         draft = compose_draft(text, risky=at_least(screening.risk_level, "moderate"))
         result = {
