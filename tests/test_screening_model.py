@@ -29,7 +29,8 @@ def test_the_labelled_sets_are_large_enough_and_kept_apart():
     crisis = [r for r in train + held_out if r.risk_level in ("high", "imminent")]
     assert len(crisis) >= 150
     held_hashes = [simhash(r.text) for r in held_out]
-    for row in train:
+    dev = read_jsonl(FIXTURES / "dev.jsonl")
+    for row in train + dev:
         h = simhash(row.text)
         assert not any(is_near_duplicate(h, e, max_distance=2) for e in held_hashes), row.id
 
@@ -83,3 +84,25 @@ def test_eval_screening_rejects_a_malformed_set(tmp_path):
     bad.write_text('{"text": "hi", "risk_level": "extreme"}\n')
     with pytest.raises(CommandError, match="unknown risk_level"):
         call_command("eval_screening", "--set", str(bad))
+
+
+def test_thresholds_leave_to_the_classifier_only_what_the_rules_miss():
+    import numpy as np
+
+    from psyconsole.screening.classifier import choose_thresholds
+
+    # Ten high-risk messages (rank 3) with P(high or above) from 0.1 to 1.0, and ten safe.
+    y = np.array([3] * 10 + [0] * 10)
+    p_high = np.concatenate([np.linspace(0.1, 1.0, 10), np.full(10, 0.05)])
+    probabilities = np.zeros((20, 5))
+    probabilities[:, 3] = p_high
+    probabilities[:, 0] = 1 - p_high
+    alone = choose_thresholds(probabilities, y, crisis_recall=0.9)
+    # Alone, the classifier must catch 9 of 10: the threshold is the 9th highest score.
+    assert alone["high"] == pytest.approx(0.2)
+    # The rules already catch the five lowest-scoring cases; the classifier needs 4 more.
+    rules = np.array([3] * 5 + [0] * 5 + [0] * 10)
+    together = choose_thresholds(probabilities, y, rules, crisis_recall=0.9)
+    assert together["high"] == pytest.approx(0.7)
+    # The rules catch all of them: the classifier is left a strict threshold.
+    assert choose_thresholds(probabilities, y, np.array([3] * 10 + [0] * 10))["high"] == 0.9
