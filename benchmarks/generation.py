@@ -39,6 +39,8 @@ def plain_generate(loaded, messages, tokens: int) -> tuple[float, float, str]:
     """The baseline: float32 model.generate, greedy, no streaming."""
     import torch
 
+    from inference.generation import reply_repetition_penalty
+
     tokenizer, model = loaded.tokenizer, loaded.model
     ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True,
                                         return_tensors="pt", return_dict=True)["input_ids"]
@@ -48,7 +50,7 @@ def plain_generate(loaded, messages, tokens: int) -> tuple[float, float, str]:
         ttft = time.perf_counter() - started
         started = time.perf_counter()
         out = model.generate(ids, max_new_tokens=tokens, do_sample=False,
-                             repetition_penalty=1.1)
+                             logits_processor=reply_repetition_penalty(ids.shape[1]))
         elapsed = time.perf_counter() - started
     new = out[0, ids.shape[1]:]
     return ttft, len(new) / elapsed, tokenizer.decode(new, skip_special_tokens=True).strip()

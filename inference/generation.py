@@ -11,8 +11,32 @@ from django.conf import settings
 
 from inference.loading import LoadedModel
 
+# Recorded with evaluations: a change to how text is generated invalidates cached outputs.
+GENERATION_SETTINGS = "greedy, repetition penalty 1.1 on the reply's own tokens"
+REPETITION_PENALTY = 1.1
+
 TextCallback = Callable[[str], None]
 StopCheck = Callable[[], bool]
+
+
+def reply_repetition_penalty(prompt_length: int, penalty: float = REPETITION_PENALTY
+                             ) -> object:
+    """transformers' repetition penalty, applied to the reply's own tokens only. The
+    stock processor also penalises every prompt token, which stops a draft from quoting
+    its passages or writing the [1], [2] citations it was given."""
+    import torch
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    class ReplyRepetitionPenalty(LogitsProcessor):
+        def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+            reply = input_ids[:, prompt_length:]
+            if reply.shape[1] == 0:
+                return scores
+            seen = torch.gather(scores, 1, reply)
+            seen = torch.where(seen < 0, seen * penalty, seen / penalty)
+            return scores.scatter(1, reply, seen)
+
+    return LogitsProcessorList([ReplyRepetitionPenalty()])
 
 
 @dataclass(frozen=True)
@@ -83,7 +107,7 @@ def generate(loaded: LoadedModel, messages: list[dict[str, str]], *,
             attention_mask=torch.ones_like(input_ids),
             max_new_tokens=max_new_tokens or settings.LLM_MAX_NEW_TOKENS,
             max_time=max_seconds or settings.LLM_MAX_SECONDS,
-            repetition_penalty=1.1,
+            logits_processor=reply_repetition_penalty(input_ids.shape[1]),
             pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
             streamer=streamer,
             stopping_criteria=StoppingCriteriaList([cancel]),
@@ -177,7 +201,8 @@ def generate_batch(loaded: LoadedModel, conversations: list[list[dict[str, str]]
             input_ids, attention_mask=attention,
             max_new_tokens=max_new_tokens or settings.LLM_MAX_NEW_TOKENS,
             max_time=max_seconds or settings.LLM_MAX_SECONDS,
-            repetition_penalty=1.1, do_sample=False, pad_token_id=pad_id,
+            logits_processor=reply_repetition_penalty(longest), do_sample=False,
+            pad_token_id=pad_id,
             streamer=streamer if on_text else None,
             stopping_criteria=StoppingCriteriaList([cancel]),
         )

@@ -50,6 +50,9 @@ def resolve_version(name: str | None, *, base_only: bool = False) -> Version:
     """A version by name; None means the packaged base model."""
     if name in (None, "", PACKAGED_MODEL_NAME):
         return Version(PACKAGED_MODEL_NAME, ModelSpec(name=PACKAGED_MODEL_NAME))
+    configured = configured_spec()
+    if name == configured.name:  # the model from settings, e.g. the shipped adapter
+        return Version(name, configured)
     row = ModelVersion.objects.filter(name=name).first()
     if row is None:
         known = ", ".join(ModelVersion.objects.values_list("name", flat=True)[:20])

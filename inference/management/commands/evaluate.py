@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -7,8 +9,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from inference.evaluation import LOWER_IS_BETTER, evaluate
+from inference.generation import GENERATION_SETTINGS
 from inference.loading import ModelNotAvailable, get_model
 from inference.models import EvaluationRun, ModelVersion
+from inference.prompts import PROMPT_VERSION
 from inference.registry import ensure_model_version
 from inference.sft_data import DataError, data_hash, load_records
 from inference.versions import VersionNotFound, resolve_version
@@ -48,8 +52,10 @@ class Command(BaseCommand):
         if options["limit"] > 0:
             records = records[:options["limit"]]
         digest = data_hash(options["eval_set"])
-        cache = (Path(settings.VAR_DIR) / "evaluations" / version.name
-                 / f"{digest[:16]}-{len(records)}.jsonl")
+        run_key = hashlib.sha256(json.dumps([
+            digest, len(records), options["max_new_tokens"], GENERATION_SETTINGS,
+            PROMPT_VERSION]).encode()).hexdigest()[:16]
+        cache = Path(settings.VAR_DIR) / "evaluations" / version.name / f"{run_key}.jsonl"
         metrics = evaluate(loaded, records, cache=cache, batch_size=options["batch_size"],
                            max_new_tokens=options["max_new_tokens"] or None)
         row = ensure_model_version(version.name)
