@@ -227,7 +227,9 @@ def write_model_card(adapter_dir: Path, record: dict[str, Any],
         "## Training",
         f"- Method: supervised fine-tuning (TRL SFTTrainer, loss on the reply only) of a "
         f"peft LoRA adapter (r={h['lora_r']}, alpha={h['lora_alpha']}, "
-        f"dropout={h['lora_dropout']}) on {', '.join(LORA_TARGETS)}.",
+        f"dropout={h['lora_dropout']}) on {', '.join(LORA_TARGETS)}"
+        + (f", in the top {h['lora_top_layers']} decoder layers."
+           if h.get("lora_top_layers") else ", in every decoder layer."),
         f"- Data: `{record['data_file']}`, {record['examples']} examples, "
         f"sha256 `{record['data_sha256'][:16]}…`: client questions, passages retrieved "
         "from the project's corpus, and replies written for the project.",

@@ -104,3 +104,27 @@ def test_a_missing_adapter_is_a_clear_error(settings, tmp_path, db):
     settings.LLM_ADAPTER_PATH = str(tmp_path / "nope")
     with pytest.raises(ModelNotAvailable, match="LoRA adapter"):
         get_model()
+
+
+@pytest.mark.slow
+def test_the_shipped_adapter_is_the_default_and_changes_the_model(settings, db):
+    """The LoRA adapter fine-tuned for this project sits on the packaged model by
+    default; the plain base model stays selectable."""
+    import torch
+    from django.conf import settings as live
+
+    settings.LLM_MODEL_PATH = ""
+    settings.LLM_MODEL_NAME = ""
+    settings.MODEL_CACHE_DIR = live.VAR_DIR / "models"
+    assert str(live.SHIPPED_ADAPTER_DIR) == settings.LLM_ADAPTER_PATH
+    tuned = get_model()
+    assert tuned.name == "smollm2-135m-instruct+smollm2-psy-sft-v1"
+    settings.LLM_MODEL_VERSION = "smollm2-135m-instruct"
+    base = get_model()
+    assert base.name == "smollm2-135m-instruct"
+    ids = torch.tensor([[1, 2, 3, 4, 5, 6]])
+    with torch.inference_mode():
+        assert not torch.allclose(tuned.model(ids).logits, base.model(ids).logits)
+    result = generate(tuned, build_messages("I lie awake worrying.", [_passage(1)]),
+                      max_new_tokens=16)
+    assert result.completion_tokens > 0 and result.text.strip()

@@ -101,7 +101,9 @@ def train(texts: list[str], levels: list[str], *, progress: bool = False
 
     cv = cross_val_predict(fit(), vectors, y, cv=5, method="predict_proba")
     rule_ranks = np.array([RANK[rule_level(text)] for text in texts])
-    thresholds = choose_thresholds(cv, y, rule_ranks)
+    thresholds = choose_thresholds(cv, y, rule_ranks,
+                                   crisis_recall=settings.SCREENING_CRISIS_RECALL_TARGET,
+                                   ideation_recall=settings.SCREENING_IDEATION_RECALL_TARGET)
     final = fit().fit(vectors, y)
     coef = np.zeros((len(LEVELS), vectors.shape[1]), dtype="float32")
     intercept = np.full(len(LEVELS), -1e9, dtype="float32")
