@@ -226,8 +226,10 @@ LLM_MAX_NEW_TOKENS = env.int("PSY_LLM_MAX_NEW_TOKENS", default=200)
 LLM_MAX_SECONDS = env.float("PSY_LLM_MAX_SECONDS", default=120.0)
 LLM_THREADS = env.int("PSY_LLM_THREADS", default=0)
 # Prompt lookup decoding for single drafts: up to N tokens copied from the prompt are
-# checked per forward pass (0 turns it off). Greedy output is unchanged.
-LLM_PROMPT_LOOKUP_TOKENS = env.int("PSY_LLM_PROMPT_LOOKUP_TOKENS", default=10)
+# checked per forward pass. Greedy output is unchanged, but on 2 CPU cores it measured
+# slower (0.71x, benchmarks/generation.py), so it is off (0) by default; it pays where
+# a forward pass is cheap relative to its fixed cost, as on a GPU.
+LLM_PROMPT_LOOKUP_TOKENS = env.int("PSY_LLM_PROMPT_LOOKUP_TOKENS", default=0)
 # Drafts waiting in the queue are generated together, up to this many per batch (1 turns
 # batching off). Crisis questions are always drafted on their own, first.
 DRAFT_BATCH_SIZE = env.int("PSY_DRAFT_BATCH_SIZE", default=8)
