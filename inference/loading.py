@@ -52,7 +52,7 @@ def convert_gguf(gguf_dir: Path, gguf_file: str, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock", timeout=600):
         if (target / "config.json").exists():
-            _drop_stale_quantization_config(target)
+            _drop_quantization_config(target)  # caches converted by earlier releases
             return target
         logger.info("Converting %s once into %s", gguf_file, target)
         tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=gguf_file)
@@ -61,20 +61,18 @@ def convert_gguf(gguf_dir: Path, gguf_file: str, target: Path) -> Path:
         fresh = AutoModelForCausalLM.from_config(quantised.config, dtype=torch.float32)
         fresh.load_state_dict(quantised.state_dict())
         fresh.generation_config = quantised.generation_config
-        # The weights are plain float32 now; a leftover GGUF quantization_config would
-        # make transformers refuse to fine-tune them.
-        fresh.config.quantization_config = None
-        del fresh.config.quantization_config
         partial = target.with_name(target.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         fresh.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
+        _drop_quantization_config(partial)
         partial.rename(target)
     return target
 
 
-def _drop_stale_quantization_config(target: Path) -> None:
-    # Caches converted before the fix above still carry the GGUF marker.
+def _drop_quantization_config(target: Path) -> None:
+    # The weights are plain float32 once converted; the GGUF quantization_config that
+    # the config inherits would make transformers refuse to fine-tune them.
     config_path = target / "config.json"
     config = json.loads(config_path.read_text(encoding="utf-8"))
     if config.pop("quantization_config", None) is not None:
