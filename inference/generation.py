@@ -39,6 +39,25 @@ def reply_repetition_penalty(prompt_length: int, penalty: float = REPETITION_PEN
     return LogitsProcessorList([ReplyRepetitionPenalty()])
 
 
+def row_cancel(stops: list[StopCheck | None]) -> object:
+    """A stopping criterion that ends each row of a batch when its own check says so;
+    `.stopped[i]` tells afterwards which rows were cancelled."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class RowCancelled(StoppingCriteria):
+        def __init__(self) -> None:
+            self.stopped = [False] * len(stops)
+
+        def __call__(self, ids: torch.Tensor, scores: torch.Tensor,
+                     **kwargs: object) -> torch.Tensor:
+            for row, stop in enumerate(stops):
+                self.stopped[row] = self.stopped[row] or bool(stop and stop())
+            return torch.tensor(self.stopped, dtype=torch.bool)
+
+    return RowCancelled()
+
+
 @dataclass(frozen=True)
 class Generation:
     text: str
@@ -55,7 +74,7 @@ def generate(loaded: LoadedModel, messages: list[dict[str, str]], *,
              should_stop: StopCheck | None = None,
              sample_seed: int | None = None) -> Generation:
     import torch
-    from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
+    from transformers import StoppingCriteriaList, TextStreamer
 
     class LiveText(TextStreamer):
         """Notes the first new token and hands the text so far to `on_text`."""
@@ -75,22 +94,13 @@ def generate(loaded: LoadedModel, messages: list[dict[str, str]], *,
             if on_text is not None and text:
                 on_text(self.so_far)
 
-    class Cancelled(StoppingCriteria):
-        def __init__(self) -> None:
-            self.stopped = False
-
-        def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor,
-                     **kwargs: object) -> torch.Tensor:
-            self.stopped = self.stopped or bool(should_stop and should_stop())
-            return torch.full((input_ids.shape[0],), self.stopped, dtype=torch.bool)
-
     tokenizer, model = loaded.tokenizer, loaded.model
     input_ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True,
                                               return_tensors="pt", return_dict=True)["input_ids"]
     if input_ids.shape[1] > max_prompt_tokens:
         raise ValueError(f"Prompt has {input_ids.shape[1]} tokens; the limit is "
                          f"{max_prompt_tokens}.")
-    streamer, cancel = LiveText(), Cancelled()
+    streamer, cancel = LiveText(), row_cancel([should_stop])
     sampling: dict[str, object] = {"do_sample": False}
     if settings.LLM_PROMPT_LOOKUP_TOKENS:
         # Prompt lookup decoding: a grounded draft often repeats phrases from its
@@ -122,7 +132,7 @@ def generate(loaded: LoadedModel, messages: list[dict[str, str]], *,
         completion_tokens=int(new_tokens.shape[0]),
         first_token_ms=round((first - started) * 1000, 1),
         total_ms=round((finished - started) * 1000, 1),
-        cancelled=cancel.stopped,
+        cancelled=cancel.stopped[0],
     )
 
 
@@ -136,7 +146,7 @@ def generate_batch(loaded: LoadedModel, conversations: list[list[dict[str, str]]
     each draft's text stays what it would be alone (up to float rounding). Each row can
     stream its text (`on_text[i]`) and be cancelled on its own (`should_stop[i]`)."""
     import torch
-    from transformers import StoppingCriteria, StoppingCriteriaList
+    from transformers import StoppingCriteriaList
     from transformers.generation.streamers import BaseStreamer
 
     if not conversations:
@@ -184,17 +194,7 @@ def generate_batch(loaded: LoadedModel, conversations: list[list[dict[str, str]]
         def end(self) -> None:
             self.flush()
 
-    class RowCancelled(StoppingCriteria):
-        def __init__(self) -> None:
-            self.stopped = [False] * rows
-
-        def __call__(self, ids: torch.Tensor, scores: torch.Tensor,
-                     **kwargs: object) -> torch.Tensor:
-            for row, stop in enumerate(stops):
-                self.stopped[row] = self.stopped[row] or bool(stop and stop())
-            return torch.tensor(self.stopped, dtype=torch.bool)
-
-    streamer, cancel = RowStreamer(), RowCancelled()
+    streamer, cancel = RowStreamer(), row_cancel(stops)
     started = time.perf_counter()
     with loaded.lock, torch.inference_mode():
         output = model.generate(
