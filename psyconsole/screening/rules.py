@@ -213,19 +213,22 @@ class RuleHit:
     end: int
 
 
+_FIRST_PERSON = re.compile(r"\b(?:my ?self|i|i'?m|i'?ve|me|my (?:own )?life)\b",
+                           re.IGNORECASE)
+
+
+def _first_person(evidence: str) -> bool:
+    return bool(_FIRST_PERSON.search(evidence))
+
+
 def _about_someone_else(prefix: str, evidence: str) -> bool:
-    if re.search(r"\b(?:my ?self|i|i'?m|i'?ve|me|my life)\b", evidence, re.IGNORECASE):
+    if _first_person(evidence):
         return False
     other = _OTHER_PERSON.search(prefix)
     # "Since my wife left I think about suicide": the writer speaks again after the
     # other person is mentioned, so the match is about the writer.
     return bool(other) and not re.search(r"\b(?:i|i'?m|im|i'?ve|ive)\b",
                                          prefix[other.start() + 3:], re.IGNORECASE)
-
-
-def _first_person(evidence: str) -> bool:
-    return bool(re.search(r"\b(?:my ?self|i|i'?m|me|my (?:life|own life))\b", evidence,
-                          re.IGNORECASE))
 
 
 def find(text: str) -> list[RuleHit]:
