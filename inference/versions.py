@@ -85,9 +85,18 @@ def register_adapter(name: str, base: Version, adapter_dir: Path,
 
 
 @transaction.atomic
-def do_promote(version: ModelVersion, *, forced_reason: str = "") -> None:
+def do_promote(version: ModelVersion, *, by: str, forced_past: list[str],
+               reason: str = "") -> None:
+    """Makes `version` the default drafting model and audits it, in one transaction.
+    `forced_past` lists the checks it failed; `reason` says why it is promoted anyway."""
+    from psyconsole.questions.models import AuditEvent
+
     ModelVersion.objects.select_for_update().filter(is_default=True).update(is_default=False)
     version.is_default = True
-    if forced_reason:
-        version.metadata = {**version.metadata, "forced_promotion_reason": forced_reason}
+    if forced_past:
+        version.metadata = {**version.metadata, "forced_promotion_reason": reason}
     version.save(update_fields=["is_default", "metadata"])
+    AuditEvent.objects.create(actor_label=by[:64], action="model_promoted",
+                              reason=reason if forced_past else "",
+                              data={"model_version": version.name,
+                                    "overridden": forced_past})

@@ -7,7 +7,6 @@ from django.core.management.base import BaseCommand, CommandError
 from inference.evaluation import safety_regressions
 from inference.models import EvaluationRun, ModelVersion
 from inference.versions import do_promote
-from psyconsole.questions.models import AuditEvent
 
 
 class Command(BaseCommand):
@@ -31,11 +30,8 @@ class Command(BaseCommand):
         if problems and not options["force"]:
             raise CommandError("Not promoted: " + "; ".join(problems)
                                + ". Use --force --reason to override.")
-        reason = options["reason"].strip() if problems else ""
-        do_promote(version, forced_reason=reason)
-        AuditEvent.objects.create(actor_label=options["by"][:64], action="model_promoted",
-                                  reason=reason, data={"model_version": version.name,
-                                                       "overridden": problems})
+        do_promote(version, by=options["by"], forced_past=problems,
+                   reason=options["reason"].strip())
         self.stdout.write(f"{version.name} is now the default drafting model."
                           + (f" Forced past: {'; '.join(problems)}." if problems else ""))
 
