@@ -37,7 +37,7 @@ from psyconsole.questions.models import (
 )
 from psyconsole.questions.states import Actor, TransitionError
 from psyconsole.screening import screen
-from psyconsole.screening.levels import at_least
+from psyconsole.screening.levels import LEVELS, at_least
 
 logger = logging.getLogger(__name__)
 
@@ -275,6 +275,10 @@ def _expire_drafting_lease(question: Question, actor: Actor, now: datetime) -> b
     return True
 
 
+# Crisis questions are drafted alone, at the top priority, never in a batch.
+NEVER_BATCHED = [level for level in LEVELS if at_least(level, "high")]
+
+
 def _start_drafting(question_id: int, *, redraft: bool, instruction: str
                     ) -> tuple[Question, datetime] | None:
     """Takes the drafting lease on a question with one conditional UPDATE; None if the
@@ -360,7 +364,7 @@ def do_generate_draft(question_id: int, *, redraft: bool = False, instruction: s
         return []
     question, lease = started
     if (not redraft and candidates == 1 and settings.DRAFT_BATCH_SIZE > 1
-            and not at_least(question.risk_level, "high")):
+            and question.risk_level not in NEVER_BATCHED):
         return do_generate_drafts_together([(question, lease)])[question.pk]
 
     watch = _DraftWatch(question.pk)
@@ -391,7 +395,7 @@ def _take_waiting_questions(limit: int, exclude: set[int]) -> list[tuple[Questio
     taken: list[tuple[Question, datetime]] = []
     waiting = (Question.objects.filter(status=Status.SCREENED, drafts__isnull=True)
                .exclude(pk__in=exclude)
-               .exclude(risk_level__in=[RiskLevel.HIGH, RiskLevel.IMMINENT])
+               .exclude(risk_level__in=NEVER_BATCHED)
                .order_by("-priority", "created_at").values_list("pk", flat=True)[:limit * 2])
     for question_id in waiting:
         if len(taken) >= limit:
