@@ -2,14 +2,17 @@
 `model.generate` on the same model and prompts:
 
 - single stream: time to first token and tokens per second of the product path
-  (inference.generation.generate: streaming, cancel checks, prompt lookup decoding);
+  (inference.generation.generate: streaming and cancel checks, on the int4 decoder of
+  inference.decoder unless PSY_LLM_ENGINE=float32);
 - aggregate tokens per second with queued drafts batched together
   (inference.generation.generate_batch, as the worker runs them);
 - llama.cpp on the packaged GGUF as the reference, where llama-cpp-python is installed.
 
 The prompts are real drafting prompts (system prompt, three retrieved passages, the
 question) from the held-out set. "Same words" compares each product output with the
-baseline's greedy output: prompt lookup and batching must not change what is drafted.
+baseline's greedy output. The int4 engine rounds weights and activations, so its words
+part from the float32 baseline's after a while; whether drafts stay as good is measured by
+`manage.py evaluate` (README, "Drafting speed").
 
     PSY_HTTPS=0 .venv/bin/python benchmarks/generation.py [--tokens 128] [--batch 8 16]
 """
@@ -62,7 +65,8 @@ def agreement(reference: str, other: str) -> float:
     return sum(x == y for x, y in zip(a, b, strict=False)) / max(len(a), 1)
 
 
-def llama_cpp(conversations, tokens: int) -> float | None:
+def llama_cpp(conversations, tokens: int) -> tuple[float, float] | None:
+    """Mean time to first token and tokens per second through llama.cpp, streaming."""
     try:
         from llama_cpp import Llama
     except ImportError:
@@ -72,13 +76,20 @@ def llama_cpp(conversations, tokens: int) -> float | None:
     llm = Llama(str(packaged_gguf_dir() / PACKAGED_GGUF), n_threads=2, verbose=False,
                 n_ctx=4096)
     llm.create_chat_completion(conversations[0], max_tokens=8, temperature=0)  # warm up
-    made = elapsed = 0.0
+    first_tokens, rates = [], []
     for messages in conversations:
+        llm.reset()  # no reuse of the previous prompt's cache
         started = time.perf_counter()
-        out = llm.create_chat_completion(messages, max_tokens=tokens, temperature=0)
-        elapsed += time.perf_counter() - started
-        made += out["usage"]["completion_tokens"]
-    return made / elapsed
+        first, made = None, 0
+        for chunk in llm.create_chat_completion(messages, max_tokens=tokens, temperature=0,
+                                                stream=True):
+            if chunk["choices"][0]["delta"].get("content"):
+                first = first or time.perf_counter()
+                made += 1
+        elapsed = time.perf_counter() - started
+        first_tokens.append((first or time.perf_counter()) - started)
+        rates.append(made / elapsed)
+    return statistics.mean(first_tokens), statistics.mean(rates)
 
 
 def main() -> None:
@@ -91,9 +102,8 @@ def main() -> None:
 
     django.setup()
     import torch
-    from django.conf import settings
 
-    from inference.generation import generate, generate_batch
+    from inference.generation import engine_name, generate, generate_batch
     from inference.loading import get_model
 
     loaded = get_model()
@@ -109,9 +119,10 @@ def main() -> None:
     our_ttft = statistics.mean(r.first_token_ms / 1000 for r in ours)
     our_rate = statistics.mean(r.completion_tokens / (r.total_ms / 1000) for r in ours)
     our_same = statistics.mean(agreement(b[2], r.text) for b, r in zip(base, ours, strict=True))
+    engine = engine_name(loaded)
     rows = [("plain float32 model.generate, one draft (baseline)", base_ttft, base_rate, 1.0),
-            (f"product path, one draft (streaming, prompt lookup "
-             f"{settings.LLM_PROMPT_LOOKUP_TOKENS})", our_ttft, our_rate, our_same)]
+            (f"product path ({engine} engine), one draft, streaming", our_ttft, our_rate,
+             our_same)]
     for size in args.batch:
         batch = conversations[:size]
         started = time.perf_counter()
@@ -121,7 +132,8 @@ def main() -> None:
         rate = sum(r.completion_tokens for r in results) / elapsed
         same = statistics.mean(agreement(b[2], r.text)
                                for b, r in zip(base, results, strict=False))
-        rows.append((f"product path, {size} queued drafts batched (aggregate)",
+        rows.append((f"product path ({engine} engine), {size} queued drafts batched "
+                     "(aggregate)",
                      statistics.mean(r.first_token_ms for r in results) / 1000, rate, same))
     reference = llama_cpp(singles, args.tokens)
 
@@ -131,12 +143,13 @@ def main() -> None:
           "vs llama.cpp | same words as baseline |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, ttft, rate, same in rows:
-        against_llama = f"{rate / reference:.2f}x" if reference else "-"
+        against_llama = f"{rate / reference[1]:.2f}x" if reference else "-"
         print(f"| {name} | {ttft * 1000:.0f} ms | {rate:.1f} | {rate / base_rate:.2f}x | "
               f"{against_llama} | {same:.0%} |")
     if reference:
-        print(f"| llama.cpp, same GGUF, 2 threads, one draft (reference) | - | "
-              f"{reference:.1f} | {reference / base_rate:.2f}x | 1.00x | - |")
+        print(f"| llama.cpp, same GGUF, 2 threads, one draft, streaming (reference) | "
+              f"{reference[0] * 1000:.0f} ms | {reference[1]:.1f} | "
+              f"{reference[1] / base_rate:.2f}x | 1.00x | - |")
     else:
         print("(llama-cpp-python is not installed: no llama.cpp reference in this run)")
 

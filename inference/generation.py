@@ -11,12 +11,21 @@ from django.conf import settings
 
 from inference.loading import LoadedModel
 
-# Recorded with evaluations: a change to how text is generated invalidates cached outputs.
-GENERATION_SETTINGS = "greedy, repetition penalty 1.1 on the reply's own tokens"
 REPETITION_PENALTY = 1.1
 
 TextCallback = Callable[[str], None]
 StopCheck = Callable[[], bool]
+
+
+def generation_settings(loaded: LoadedModel) -> str:
+    """Recorded with evaluations: a change to how text is generated invalidates cached
+    outputs."""
+    engine = "int4 decoder" if loaded.decoder is not None else "float32 transformers"
+    return f"greedy, repetition penalty {REPETITION_PENALTY} on the reply's own tokens, {engine}"
+
+
+def engine_name(loaded: LoadedModel) -> str:
+    return "int4" if loaded.decoder is not None else "float32"
 
 
 def reply_repetition_penalty(prompt_length: int, penalty: float = REPETITION_PENALTY
@@ -100,6 +109,10 @@ def generate(loaded: LoadedModel, messages: list[dict[str, str]], *,
     if input_ids.shape[1] > max_prompt_tokens:
         raise ValueError(f"Prompt has {input_ids.shape[1]} tokens; the limit is "
                          f"{max_prompt_tokens}.")
+    if loaded.decoder is not None:
+        return _decode(loaded, [input_ids[0].tolist()], max_new_tokens=max_new_tokens,
+                       max_seconds=max_seconds, on_text=[on_text],
+                       should_stop=[should_stop], sample_seed=sample_seed)[0]
     streamer, cancel = LiveText(), row_cancel([should_stop])
     sampling: dict[str, object] = {"do_sample": False}
     if settings.LLM_PROMPT_LOOKUP_TOKENS:
@@ -167,6 +180,9 @@ def generate_batch(loaded: LoadedModel, conversations: list[list[dict[str, str]]
     rows = len(encoded)
     callbacks = on_text or [None] * rows
     stops = should_stop or [None] * rows
+    if loaded.decoder is not None:
+        return _decode(loaded, encoded, max_new_tokens=max_new_tokens,
+                       max_seconds=max_seconds, on_text=callbacks, should_stop=stops)
 
     class RowStreamer(BaseStreamer):
         """Hands each row its text so far every few steps; notes the first token."""
@@ -223,3 +239,50 @@ def generate_batch(loaded: LoadedModel, conversations: list[list[dict[str, str]]
             cancelled=cancel.stopped[index],
         ))
     return results
+
+
+def _decode(loaded: LoadedModel, encoded: list[list[int]], *, max_new_tokens: int | None,
+            max_seconds: float | None, on_text: list[TextCallback | None],
+            should_stop: list[StopCheck | None],
+            sample_seed: int | None = None) -> list[Generation]:
+    """Generation on the int4 decoder (inference.decoder), with the same limits, live
+    text and cancellation as the transformers path."""
+    from inference.decoder import LlamaDecoder
+
+    tokenizer, decoder = loaded.tokenizer, loaded.decoder
+    assert isinstance(decoder, LlamaDecoder)
+    shown = [""] * len(encoded)
+
+    def on_step(row: int, tokens: list[int]) -> None:
+        callback = on_text[row]
+        if callback is None:
+            return
+        text = tokenizer.decode(tokens, skip_special_tokens=True)
+        # A character split across tokens decodes as U+FFFD until its last byte arrives.
+        if text != shown[row] and not text.endswith("\ufffd"):
+            shown[row] = text
+            callback(text)
+
+    eos = {tokenizer.eos_token_id}
+    configured = getattr(loaded.model.generation_config, "eos_token_id", None)
+    eos |= set(configured if isinstance(configured, list) else [configured])
+    eos.discard(None)
+    started = time.perf_counter()
+    with loaded.lock:
+        result = decoder.generate(
+            encoded, max_new_tokens=max_new_tokens or settings.LLM_MAX_NEW_TOKENS,
+            max_seconds=max_seconds or settings.LLM_MAX_SECONDS, eos_ids=eos,
+            should_stop=should_stop, on_step=on_step, sample_seed=sample_seed)
+    finished = time.perf_counter()
+    first = result.first_token_at or finished
+    generations = []
+    for row, ids in zip(result.rows, encoded, strict=True):
+        generations.append(Generation(
+            text=tokenizer.decode(row.tokens, skip_special_tokens=True).strip(),
+            prompt_tokens=len(ids),
+            completion_tokens=len(row.tokens),
+            first_token_ms=round((first - started) * 1000, 1),
+            total_ms=round((finished - started) * 1000, 1),
+            cancelled=row.cancelled,
+        ))
+    return generations

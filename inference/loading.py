@@ -128,6 +128,8 @@ class LoadedModel:
     tokenizer: object
     model: object
     lock: threading.Lock
+    # inference.decoder.LlamaDecoder when PSY_LLM_ENGINE is int4 and the model allows it.
+    decoder: object | None = None
 
 
 @lru_cache(maxsize=2)
@@ -140,14 +142,28 @@ def load_model(path: str, name: str, adapter: str = "") -> LoadedModel:
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True,
                                                  dtype=torch.float32)
+    decoder = None
     if adapter:
         from peft import PeftModel
 
-        # Merged once at load, so generation runs at the base model's speed.
-        model = PeftModel.from_pretrained(model, adapter, local_files_only=True).merge_and_unload()
+        model = PeftModel.from_pretrained(model, adapter, local_files_only=True)
+        # The decoder keeps the adapter beside its 4-bit weights, so it is built first.
+        decoder = _decoder(model)
+        # Merged once, so float32 generation runs at the base model's speed.
+        model = model.merge_and_unload()
+    else:
+        decoder = _decoder(model)
     model.eval()
     return LoadedModel(name=name, path=Path(path), tokenizer=tokenizer, model=model,
-                       lock=threading.Lock())
+                       lock=threading.Lock(), decoder=decoder)
+
+
+def _decoder(model: object) -> object | None:
+    from inference import decoder
+
+    if settings.LLM_ENGINE != "int4" or not decoder.supports(model):
+        return None
+    return decoder.LlamaDecoder(model)
 
 
 def get_model(spec: ModelSpec | None = None) -> LoadedModel:

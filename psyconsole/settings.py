@@ -230,6 +230,13 @@ LLM_THREADS = env.int("PSY_LLM_THREADS", default=0)
 # slower (0.71x, benchmarks/generation.py), so it is off (0) by default; it pays where
 # a forward pass is cheap relative to its fixed cost, as on a GPU.
 LLM_PROMPT_LOOKUP_TOKENS = env.int("PSY_LLM_PROMPT_LOOKUP_TOKENS", default=0)
+# How a local Llama-architecture model generates: "int4" runs inference.decoder (4-bit
+# weights, bfloat16 prompt pass; about 4x float32 on 2 CPU cores, see
+# benchmarks/generation.py); "float32" runs transformers' generate on the float32 model.
+# Other architectures always use transformers.
+LLM_ENGINE = env.str("PSY_LLM_ENGINE", default="int4")
+if LLM_ENGINE not in ("int4", "float32"):
+    raise environ.ImproperlyConfigured("PSY_LLM_ENGINE must be int4 or float32.")
 # Drafts waiting in the queue are generated together, up to this many per batch (1 turns
 # batching off). Crisis questions are always drafted on their own, first.
 DRAFT_BATCH_SIZE = env.int("PSY_DRAFT_BATCH_SIZE", default=8)

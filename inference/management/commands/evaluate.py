@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from inference.evaluation import LOWER_IS_BETTER, evaluate
-from inference.generation import GENERATION_SETTINGS
+from inference.generation import generation_settings
 from inference.loading import ModelNotAvailable, get_model
 from inference.models import EvaluationRun, ModelVersion
 from inference.prompts import PROMPT_VERSION
@@ -53,7 +53,7 @@ class Command(BaseCommand):
             records = records[:options["limit"]]
         digest = data_hash(options["eval_set"])
         run_key = hashlib.sha256(json.dumps([
-            digest, len(records), options["max_new_tokens"], GENERATION_SETTINGS,
+            digest, len(records), options["max_new_tokens"], generation_settings(loaded),
             PROMPT_VERSION]).encode()).hexdigest()[:16]
         cache = Path(settings.VAR_DIR) / "evaluations" / version.name / f"{run_key}.jsonl"
         metrics = evaluate(loaded, records, cache=cache, batch_size=options["batch_size"],

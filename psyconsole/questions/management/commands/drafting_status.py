@@ -49,6 +49,7 @@ class Command(BaseCommand):
             "adapter": spec.adapter or None,
             "promoted_version": promoted.name if promoted else None,
             "batch_size": settings.DRAFT_BATCH_SIZE,
+            "engine": settings.LLM_ENGINE if settings.LLM_BACKEND == "transformers" else None,
             "prompt_lookup_tokens": settings.LLM_PROMPT_LOOKUP_TOKENS,
             "waiting_for_first_draft": Question.objects.filter(
                 status=Status.SCREENED, drafts__isnull=True).count(),
