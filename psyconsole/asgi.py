@@ -20,7 +20,7 @@ ensure_configured_redis()
 
 
 def _warm_up_screening() -> None:
-    # Load the embedder now, so the first client is screened in milliseconds too.
+    # Load the screening classifier now, so the first client is screened in milliseconds too.
     from psyconsole.screening import classifier, screen
 
     if classifier.get_model() is not None:

@@ -6,6 +6,7 @@ DATABASE_URL and REDIS_URL at them).
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from collections.abc import Iterator
@@ -17,7 +18,8 @@ import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.test import Client
+from django.core.management import call_command
+from django.test import Client, override_settings
 
 from inference.tiny import build_tiny_model
 from psyconsole.questions import roles
@@ -40,9 +42,26 @@ def _clean_redis() -> None:
 
 @pytest.fixture(autouse=True)
 def _rules_only_screening(settings: Any, tmp_path: Path) -> None:
-    """Each test screens with the rules alone unless it trains a classifier itself, so
-    no test depends on a model another test left behind."""
-    settings.SCREENER_MODEL_PATH = tmp_path / "screener.npz"
+    """Each test screens with the rules alone unless it asks for the `trained` classifier,
+    so no test depends on a model another test left behind."""
+    settings.SCREENER_MODEL_PATH = tmp_path / "screener"
+
+
+@pytest.fixture(scope="session")
+def trained_screener_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The screening classifier, fine-tuned once per run through the real command (about
+    four and a half minutes on 2 cores)."""
+    path = tmp_path_factory.mktemp("screener") / "screener"
+    with override_settings(SCREENER_MODEL_PATH=path):
+        call_command("train_screener", "--no-overrides", stdout=io.StringIO())
+    return path
+
+
+@pytest.fixture
+def trained(settings: Any, trained_screener_dir: Path) -> Path:
+    """Screening with the fine-tuned classifier as well as the rules."""
+    settings.SCREENER_MODEL_PATH = trained_screener_dir
+    return trained_screener_dir
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from psyconsole.questions.models import Question
 pytestmark = pytest.mark.django_db
 
 
-def test_seed_demo_creates_each_role_and_sample_questions(settings, tmp_path):
+def test_seed_demo_creates_each_role_and_sample_questions(settings, tmp_path, trained):
     settings.INDEX_DIR = tmp_path / "index"
     out = io.StringIO()
     call_command("seed_demo", stdout=out)

@@ -16,20 +16,13 @@ from retrieval.dedup import is_near_duplicate, simhash
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def trained(settings, tmp_path):
-    settings.SCREENER_MODEL_PATH = tmp_path / "screener.npz"
-    call_command("train_screener", stdout=io.StringIO())
-    return settings.SCREENER_MODEL_PATH
-
-
 def test_the_labelled_sets_are_large_enough_and_kept_apart():
     train, held_out = training_set(include_overrides=False), eval_set()
     assert len(train) + len(held_out) >= 600
     crisis = [r for r in train + held_out if r.risk_level in ("high", "imminent")]
     assert len(crisis) >= 150
     held_hashes = [simhash(r.text) for r in held_out]
-    dev = read_jsonl(FIXTURES / "dev.jsonl")
+    dev = read_jsonl(FIXTURES / "dev.jsonl") + read_jsonl(FIXTURES / "dev_b.jsonl")
     for row in train + dev:
         h = simhash(row.text)
         assert not any(is_near_duplicate(h, e, max_distance=2) for e in held_hashes), row.id
@@ -37,9 +30,32 @@ def test_the_labelled_sets_are_large_enough_and_kept_apart():
 
 def test_the_classifier_trains_saves_and_loads(trained):
     model = classifier.get_model()
-    assert model is not None and model.coef.shape == (5, 384)
+    assert model is not None and model.network.head.out_features == 5
     assert set(model.thresholds) == {"low", "moderate", "high", "imminent"}
-    assert classifier.get_model() is model  # cached until the file changes
+    assert model.meta["trained_on"] + model.meta["thresholds_chosen_on"] == model.meta[
+        "examples"] == len(training_set(include_overrides=False))
+    assert classifier.get_model() is model  # cached until it is retrained
+    probabilities = model.probabilities(["I can't stop crying since the funeral", "hi"])
+    assert probabilities.shape == (2, 5)
+    assert probabilities.sum(axis=1) == pytest.approx([1.0, 1.0], abs=1e-5)
+
+
+def test_a_saved_model_reloads_with_the_same_outputs(trained, tmp_path):
+    model = classifier.get_model()
+    copy = tmp_path / "copy"
+    model.save(copy)
+    text = ["everything feels pointless and I keep thinking about not being here"]
+    assert classifier.ScreeningModel.load(copy).probabilities(text) == pytest.approx(
+        model.probabilities(text), abs=1e-6)
+
+
+def test_the_thresholds_never_fall_below_the_floor(trained, settings):
+    assert min(classifier.get_model().thresholds.values()) >= settings.SCREENING_MIN_THRESHOLD
+
+
+def test_train_screener_rejects_a_bad_epoch_count():
+    with pytest.raises(CommandError, match="--epochs"):
+        call_command("train_screener", "--epochs", "0", stdout=io.StringIO())
 
 
 def test_the_classifier_raises_what_the_rules_miss(trained):
@@ -49,7 +65,7 @@ def test_the_classifier_raises_what_the_rules_miss(trained):
 
 
 def test_screening_without_a_trained_model_still_uses_the_rules(settings, tmp_path):
-    settings.SCREENER_MODEL_PATH = tmp_path / "missing.npz"
+    settings.SCREENER_MODEL_PATH = tmp_path / "missing"
     result = screen("I'm going to kill myself tonight")
     assert result.risk_level == "imminent" and result.classifier_level is None
 
@@ -106,3 +122,16 @@ def test_thresholds_leave_to_the_classifier_only_what_the_rules_miss():
     assert together["high"] == pytest.approx(0.7)
     # The rules catch all of them: the classifier is left a strict threshold.
     assert choose_thresholds(probabilities, y, np.array([3] * 10 + [0] * 10))["high"] == 0.9
+
+
+def test_a_threshold_the_targets_would_set_too_low_stops_at_the_floor():
+    import numpy as np
+
+    from psyconsole.screening.classifier import choose_thresholds
+
+    y = np.array([3] * 10 + [0] * 10)
+    probabilities = np.zeros((20, 5))
+    probabilities[:, 3] = np.concatenate([np.linspace(0.01, 0.9, 10), np.full(10, 0.005)])
+    probabilities[:, 0] = 1 - probabilities[:, 3]
+    assert choose_thresholds(probabilities, y, crisis_recall=1.0)["high"] == pytest.approx(0.02)
+    assert choose_thresholds(probabilities, y, crisis_recall=1.0, floor=0.3)["high"] == 0.3

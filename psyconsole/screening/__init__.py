@@ -1,4 +1,4 @@
-"""Intake risk screening: a transparent rule layer and an embedding classifier.
+"""Intake risk screening: a transparent rule layer and a fine-tuned MiniLM classifier.
 
 Either layer can raise the level; safety wins ties. No language model is involved, so
 screening works when every drafting worker is down.

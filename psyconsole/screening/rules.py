@@ -33,6 +33,10 @@ KILL_MYSELF = (
     r"want(?:ing)? (?:to (?:actually )?)?(?:be dead|do it)|(?:rather|better off) be(?:ing)? dead|"
     r"think(?:ing)? (?:about|of) (?:dying|ending it|ways to do it|how i would)|"
     r"voglio morire|farla finita|chc[eę] umrze[cć]|ik wil dood|"
+    r"(?:decided|made up my mind)(?: that)? i (?:don'?t|do not) want to (?:be alive|live)|"
+    r"decided to (?:die|end (?:it|my life))|"
+    r"(?:scared|afraid|terrified) (?:of )?what i(?:'?m| am)? (?:might|could|am about to|'?m "
+    r"about to|am going to|'?m going to|will) do(?: to my ?self)?|"
     r"mar(?:na)? jana? chaht[ae]|marna chahta|jeena nahi chahta"
 )
 PASSIVE = (
@@ -42,7 +46,7 @@ PASSIVE = (
     r"(?:in |of )?(?:living|life|going on|being alive|anything)|can'?t (?:go on|do this "
     r"anymore|keep going)|tired of (?:living|being alive|life)|wouldn'?t wake up|"
     r"never (?:wake|get) up|takes? me in my sleep|waiting for it to (?:be over|end)|"
-    r"don'?t want to (?:be here|"
+    r"don'?t want to (?:be here|be alive|"
     r"exist|wake up|live)(?: anymore)?|hopeless|no way out|j'?en peux plus|"
     r"no puedo m[aá]s|ya no puedo|nicht mehr weiter|non ce la faccio pi[uù]"
 )

@@ -60,9 +60,7 @@ def screen(text: str) -> ScreeningResult:
     model = classifier.get_model()
     model_level, confidence = None, 0.9 if hits else 0.6
     if model is not None:
-        from retrieval.embeddings import embed
-
-        probabilities = model.probabilities(embed([text]))[0]
+        probabilities = model.probabilities([text])[0]
         model_level, confidence = model.level(probabilities)
     level = highest(rule_level, model_level or "none")  # either layer can raise it
     factors = [RiskFactor(h.factor, h.level, h.evidence, h.start, h.end) for h in hits]
