@@ -41,7 +41,7 @@ HEAD = "head.safetensors"
 
 @dataclass(frozen=True)
 class TrainingOptions:
-    epochs: int = 4
+    epochs: int = 6
     learning_rate: float = 5e-5
     batch_size: int = 16
     calibration_share: float = 0.2
