@@ -4,14 +4,15 @@ Decoding one token reads every weight once, so on a CPU its speed is set by memo
 bandwidth, not arithmetic: float32 SmolLM2-135M moves about 540 MB per token. Here the
 weights are held as 4-bit integers in groups of 32 with a scale and an offset per group
 (the layout of the packaged Q4_1 GGUF the model comes from) and multiplied by PyTorch's
-int4 CPU kernel, which reads about 75 MB per token. The prompt is read in one pass in
-bfloat16, which this kind of CPU multiplies several times faster than float32.
+int4 CPU kernel; with the bfloat16 output layer (below) that is about 125 MB per token.
+The prompt is read in one pass in bfloat16, which this kind of CPU multiplies several
+times faster than float32.
 
 A LoRA adapter is not merged into the 4-bit weights, where rounding would blur it: it is
 kept beside them as two small float32 matrices per layer and added to each output.
 
-The tied output layer (token scores) is kept in bfloat16: in 4 bits it changes which
-token wins too often.
+The tied output layer (token scores) is kept in bfloat16: in 4 bits it changed which
+token won far more often (benchmarks/generation.py, "same words").
 
 Everything a draft needs from `generate` is here: a left-padded batch where each row
 stops on its own, greedy decoding or seeded sampling, the repetition penalty on the

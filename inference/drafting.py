@@ -30,6 +30,7 @@ class ComposedDraft:
     passages: list[Passage]
     model_name: str
     backend: str = "transformers"
+    engine: str = ""
     prompt_version: str = PROMPT_VERSION
     findings: list[dict[str, str]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -105,6 +106,7 @@ def _composed(generation: Generation, messages: list[dict[str, str]], kept: list
         passages=kept,
         model_name=backend.model_name,
         backend=backend.kind,
+        engine=generation.engine,
         findings=findings,
         timings={**timings, "first_token_ms": generation.first_token_ms,
                  "generation_ms": generation.total_ms},

@@ -75,6 +75,8 @@ class Generation:
     first_token_ms: float
     total_ms: float
     cancelled: bool = False
+    # How a local model generated ("int4" or "float32"); empty for a server.
+    engine: str = ""
 
 
 def generate(loaded: LoadedModel, messages: list[dict[str, str]], *,
@@ -146,6 +148,7 @@ def generate(loaded: LoadedModel, messages: list[dict[str, str]], *,
         first_token_ms=round((first - started) * 1000, 1),
         total_ms=round((finished - started) * 1000, 1),
         cancelled=cancel.stopped[0],
+        engine="float32",
     )
 
 
@@ -237,6 +240,7 @@ def generate_batch(loaded: LoadedModel, conversations: list[list[dict[str, str]]
             first_token_ms=round((first - started) * 1000, 1),
             total_ms=round((finished - started) * 1000, 1),
             cancelled=cancel.stopped[index],
+            engine="float32",
         ))
     return results
 
@@ -284,5 +288,6 @@ def _decode(loaded: LoadedModel, encoded: list[list[int]], *, max_new_tokens: in
             first_token_ms=round((first - started) * 1000, 1),
             total_ms=round((finished - started) * 1000, 1),
             cancelled=row.cancelled,
+            engine="int4",
         ))
     return generations

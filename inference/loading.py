@@ -133,7 +133,7 @@ class LoadedModel:
 
 
 @lru_cache(maxsize=2)
-def load_model(path: str, name: str, adapter: str = "") -> LoadedModel:
+def load_model(path: str, name: str, adapter: str = "", engine: str = "int4") -> LoadedModel:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -148,20 +148,20 @@ def load_model(path: str, name: str, adapter: str = "") -> LoadedModel:
 
         model = PeftModel.from_pretrained(model, adapter, local_files_only=True)
         # The decoder keeps the adapter beside its 4-bit weights, so it is built first.
-        decoder = _decoder(model)
+        decoder = _decoder(model, engine)
         # Merged once, so float32 generation runs at the base model's speed.
         model = model.merge_and_unload()
     else:
-        decoder = _decoder(model)
+        decoder = _decoder(model, engine)
     model.eval()
     return LoadedModel(name=name, path=Path(path), tokenizer=tokenizer, model=model,
                        lock=threading.Lock(), decoder=decoder)
 
 
-def _decoder(model: object) -> object | None:
+def _decoder(model: object, engine: str) -> object | None:
     from inference import decoder
 
-    if settings.LLM_ENGINE != "int4" or not decoder.supports(model):
+    if engine != "int4" or not decoder.supports(model):
         return None
     return decoder.LlamaDecoder(model)
 
@@ -172,4 +172,5 @@ def get_model(spec: ModelSpec | None = None) -> LoadedModel:
         from inference.versions import active_spec
 
         spec = active_spec()
-    return load_model(str(spec.model_dir()), spec.name, spec.checked_adapter())
+    return load_model(str(spec.model_dir()), spec.name, spec.checked_adapter(),
+                      settings.LLM_ENGINE)

@@ -38,6 +38,7 @@ def test_draft_prints_a_grounded_draft_as_json(tiny_model, corpus_index):
     call_command("draft", "I keep thinking about suicide", "--json", stdout=out)
     result = json.loads(out.getvalue())
     assert result["model"] == "tiny-smollm2"
+    assert result["engine"] == "int4"
     assert result["risk_level"] == "high"
     assert result["passages"] and result["passages"][0]["title"]
     assert "988" in result["draft"]  # crisis resources for a risky question

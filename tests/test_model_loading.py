@@ -26,6 +26,17 @@ def test_it_loads_a_configured_model_directory_and_generates(tiny_model):
     assert result.first_token_ms <= result.total_ms
 
 
+def test_the_int4_engine_is_the_default_and_float32_stays_selectable(tiny_model, settings):
+    messages = build_messages("How can I sleep better?", [_passage(1)])
+    int4 = get_model()
+    assert int4.decoder is not None
+    assert generate(int4, messages, max_new_tokens=4).engine == "int4"
+    settings.LLM_ENGINE = "float32"
+    float32 = get_model()
+    assert float32.decoder is None
+    assert generate(float32, messages, max_new_tokens=4).engine == "float32"
+
+
 def test_it_loads_once_per_process(tiny_model):
     assert get_model() is get_model()
     assert load_model.cache_info().currsize >= 1

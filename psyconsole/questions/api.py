@@ -243,7 +243,7 @@ def _draft_out(draft: Draft) -> dict[str, Any]:
     return {
         "id": draft.pk, "candidate": draft.candidate, "instruction": draft.instruction,
         "text": draft.text, "model_version": draft.model_version.name,
-        "prompt_version": draft.prompt_version, "passages": draft.passages,
+        "engine": draft.engine, "prompt_version": draft.prompt_version, "passages": draft.passages,
         "findings": draft.findings, "timings": draft.timings,
         "prompt_tokens": draft.prompt_tokens, "completion_tokens": draft.completion_tokens,
         "created_at": draft.created_at,

@@ -107,6 +107,9 @@ class Draft(models.Model):
         default=0, help_text="0 for the greedy draft; 1, 2... for sampled alternatives.")
     passages = models.JSONField(default=list, help_text="Retrieved passages with scores.")
     findings = models.JSONField(default=list, help_text="What post-processing changed, and why.")
+    engine = models.CharField(max_length=32, blank=True,
+                              help_text="How a local model generated: int4 or float32; "
+                                        "empty for a server.")
     timings = models.JSONField(default=dict)
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)

@@ -84,6 +84,7 @@ class DraftOut(Schema):
     instruction: str
     text: str
     model_version: str
+    engine: str
     prompt_version: str
     passages: list[PassageOut]
     findings: list[dict[str, Any]]

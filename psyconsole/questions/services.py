@@ -339,7 +339,7 @@ def _finish_drafting(question: Question, lease: datetime, composed: list[Any],
                 text=c.text, raw_text=c.raw_text, prompt=c.messages,
                 prompt_version=c.prompt_version, instruction=instruction, candidate=i,
                 passages=[p.as_dict() for p in c.passages], findings=c.findings,
-                timings=c.timings, prompt_tokens=c.prompt_tokens,
+                engine=c.engine, timings=c.timings, prompt_tokens=c.prompt_tokens,
                 completion_tokens=c.completion_tokens,
             )
             for i, c in enumerate(composed)

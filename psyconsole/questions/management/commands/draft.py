@@ -43,6 +43,7 @@ class Command(BaseCommand):
             "risk_level": screening.risk_level,
             "model": draft.model_name,
             "backend": draft.backend,
+            "engine": draft.engine,
             "prompt_version": draft.prompt_version,
             "draft": draft.text,
             "raw_text": draft.raw_text,
