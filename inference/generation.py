@@ -17,15 +17,16 @@ TextCallback = Callable[[str], None]
 StopCheck = Callable[[], bool]
 
 
+def engine_name(loaded: LoadedModel) -> str:
+    """int4: inference.decoder; float32: transformers' generate."""
+    return "int4" if loaded.decoder is not None else "float32"
+
+
 def generation_settings(loaded: LoadedModel) -> str:
     """Recorded with evaluations: a change to how text is generated invalidates cached
     outputs."""
-    engine = "int4 decoder" if loaded.decoder is not None else "float32 transformers"
-    return f"greedy, repetition penalty {REPETITION_PENALTY} on the reply's own tokens, {engine}"
-
-
-def engine_name(loaded: LoadedModel) -> str:
-    return "int4" if loaded.decoder is not None else "float32"
+    return (f"greedy, repetition penalty {REPETITION_PENALTY} on the reply's own tokens, "
+            f"{engine_name(loaded)} engine")
 
 
 def reply_repetition_penalty(prompt_length: int, penalty: float = REPETITION_PENALTY
@@ -148,7 +149,7 @@ def generate(loaded: LoadedModel, messages: list[dict[str, str]], *,
         first_token_ms=round((first - started) * 1000, 1),
         total_ms=round((finished - started) * 1000, 1),
         cancelled=cancel.stopped[0],
-        engine="float32",
+        engine=engine_name(loaded),
     )
 
 
@@ -240,7 +241,7 @@ def generate_batch(loaded: LoadedModel, conversations: list[list[dict[str, str]]
             first_token_ms=round((first - started) * 1000, 1),
             total_ms=round((finished - started) * 1000, 1),
             cancelled=cancel.stopped[index],
-            engine="float32",
+            engine=engine_name(loaded),
         ))
     return results
 
@@ -251,10 +252,8 @@ def _decode(loaded: LoadedModel, encoded: list[list[int]], *, max_new_tokens: in
             sample_seed: int | None = None) -> list[Generation]:
     """Generation on the int4 decoder (inference.decoder), with the same limits, live
     text and cancellation as the transformers path."""
-    from inference.decoder import LlamaDecoder
-
     tokenizer, decoder = loaded.tokenizer, loaded.decoder
-    assert isinstance(decoder, LlamaDecoder)
+    assert decoder is not None
     shown = [""] * len(encoded)
 
     def on_step(row: int, tokens: list[int]) -> None:
@@ -288,6 +287,6 @@ def _decode(loaded: LoadedModel, encoded: list[list[int]], *, max_new_tokens: in
             first_token_ms=round((first - started) * 1000, 1),
             total_ms=round((finished - started) * 1000, 1),
             cancelled=row.cancelled,
-            engine="int4",
+            engine=engine_name(loaded),
         ))
     return generations

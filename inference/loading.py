@@ -16,9 +16,13 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from filelock import FileLock
+
+if TYPE_CHECKING:
+    from inference.decoder import LlamaDecoder
 
 logger = logging.getLogger(__name__)
 
@@ -128,8 +132,8 @@ class LoadedModel:
     tokenizer: object
     model: object
     lock: threading.Lock
-    # inference.decoder.LlamaDecoder when PSY_LLM_ENGINE is int4 and the model allows it.
-    decoder: object | None = None
+    # Set when PSY_LLM_ENGINE is int4 and the model allows it.
+    decoder: LlamaDecoder | None = None
 
 
 @lru_cache(maxsize=2)
@@ -142,7 +146,6 @@ def load_model(path: str, name: str, adapter: str = "", engine: str = "int4") ->
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True,
                                                  dtype=torch.float32)
-    decoder = None
     if adapter:
         from peft import PeftModel
 
@@ -158,7 +161,7 @@ def load_model(path: str, name: str, adapter: str = "", engine: str = "int4") ->
                        lock=threading.Lock(), decoder=decoder)
 
 
-def _decoder(model: object, engine: str) -> object | None:
+def _decoder(model: object, engine: str) -> LlamaDecoder | None:
     from inference import decoder
 
     if engine != "int4" or not decoder.supports(model):
