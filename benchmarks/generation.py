@@ -14,7 +14,7 @@ baseline's greedy output. The int4 engine rounds weights and activations, so its
 part from the float32 baseline's after a while; whether drafts stay as good is measured by
 `manage.py evaluate` (README, "Drafting speed").
 
-    PSY_HTTPS=0 .venv/bin/python benchmarks/generation.py [--tokens 128] [--batch 8 16]
+    PSY_HTTPS=0 .venv/bin/python benchmarks/generation.py [--tokens 128] [--batch 8 16] [--short]
 """
 
 from __future__ import annotations
@@ -33,9 +33,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "psyconsole.settings")
 os.environ.setdefault("PSY_HTTPS", "0")
 
 
-def prompts(count: int) -> list[list[dict[str, str]]]:
+def prompts(count: int, short: bool = False) -> list[list[dict[str, str]]]:
+    """Drafting prompts from the held-out set or, with `short`, each one's question
+    alone (about 30 tokens, closer to the setting of the issue's reference figures)."""
     lines = (ROOT / "fixtures" / "eval" / "sft_heldout.jsonl").read_text().splitlines()
-    return [json.loads(line)["messages"][:-1] for line in lines[:count]]
+    records = [json.loads(line) for line in lines[:count]]
+    if short:
+        return [[{"role": "user", "content": r["question"]}] for r in records]
+    return [r["messages"][:-1] for r in records]
 
 
 def plain_generate(loaded, messages, tokens: int) -> tuple[float, float, str]:
@@ -97,6 +102,8 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--prompts", type=int, default=3)
     parser.add_argument("--batch", type=int, nargs="+", default=[8, 16])
+    parser.add_argument("--short", action="store_true",
+                        help="the question alone, without system prompt and passages")
     args = parser.parse_args()
     import django
 
@@ -107,7 +114,7 @@ def main() -> None:
     from inference.loading import get_model
 
     loaded = get_model()
-    conversations = prompts(max(args.prompts, *args.batch))
+    conversations = prompts(max(args.prompts, *args.batch), short=args.short)
     singles = conversations[:args.prompts]
     plain_generate(loaded, singles[0], 8)  # warm up
 
@@ -137,8 +144,9 @@ def main() -> None:
                      statistics.mean(r.first_token_ms for r in results) / 1000, rate, same))
     reference = llama_cpp(singles, args.tokens)
 
+    kind = "short (question only)" if args.short else "grounded"
     print(f"# Generation benchmark: {loaded.name}, up to {args.tokens} new tokens, "
-          f"{torch.get_num_threads()} threads, {args.prompts} grounded prompts")
+          f"{torch.get_num_threads()} threads, {args.prompts} {kind} prompts")
     print("| setup | time to first token | tokens/s | vs float32 baseline | "
           "vs llama.cpp | same words as baseline |")
     print("|---|---:|---:|---:|---:|---:|")
