@@ -30,7 +30,6 @@ import torch
 import torch.nn.functional as F
 
 GROUP_SIZE = 32
-REPETITION_PENALTY = 1.1
 
 StepCallback = Callable[[int, list[int]], None]
 
@@ -216,7 +215,7 @@ class LlamaDecoder:
                  should_stop: Sequence[Callable[[], bool] | None] | None = None,
                  on_step: StepCallback | None = None, sample_seed: int | None = None,
                  temperature: float = 0.8, top_p: float = 0.9,
-                 repetition_penalty: float = REPETITION_PENALTY) -> BatchResult:
+                 repetition_penalty: float = 1.0) -> BatchResult:
         """Generates for each prompt until it writes an end token, is cancelled
         (`should_stop[i]`), or the batch reaches `max_new_tokens` or `max_seconds`.
         `on_step(row, tokens_so_far)` is called for each row that gained a token."""

@@ -275,7 +275,8 @@ def _decode(loaded: LoadedModel, encoded: list[list[int]], *, max_new_tokens: in
         result = decoder.generate(
             encoded, max_new_tokens=max_new_tokens or settings.LLM_MAX_NEW_TOKENS,
             max_seconds=max_seconds or settings.LLM_MAX_SECONDS, eos_ids=eos,
-            should_stop=should_stop, on_step=on_step, sample_seed=sample_seed)
+            should_stop=should_stop, on_step=on_step, sample_seed=sample_seed,
+            repetition_penalty=REPETITION_PENALTY)
     finished = time.perf_counter()
     first = result.first_token_at or finished
     generations = []

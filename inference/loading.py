@@ -150,12 +150,11 @@ def load_model(path: str, name: str, adapter: str = "", engine: str = "int4") ->
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, adapter, local_files_only=True)
-        # The decoder keeps the adapter beside its 4-bit weights, so it is built first.
-        decoder = _decoder(model, engine)
+    # Built before the merge: the decoder keeps an adapter beside its 4-bit weights.
+    decoder = _decoder(model, engine)
+    if adapter:
         # Merged once, so float32 generation runs at the base model's speed.
         model = model.merge_and_unload()
-    else:
-        decoder = _decoder(model, engine)
     model.eval()
     return LoadedModel(name=name, path=Path(path), tokenizer=tokenizer, model=model,
                        lock=threading.Lock(), decoder=decoder)
