@@ -14,7 +14,7 @@ import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -38,6 +38,9 @@ from psyconsole.questions.models import (
 from psyconsole.questions.states import Actor, TransitionError
 from psyconsole.screening import screen
 from psyconsole.screening.levels import LEVELS, at_least
+
+if TYPE_CHECKING:
+    from inference.drafting import ComposedDraft
 
 logger = logging.getLogger(__name__)
 
@@ -317,7 +320,7 @@ def _give_back(question: Question, lease: datetime, action: str, reason: str) ->
             pass
 
 
-def _finish_drafting(question: Question, lease: datetime, composed: list[Any],
+def _finish_drafting(question: Question, lease: datetime, composed: list[ComposedDraft],
                      instruction: str = "") -> list[Draft]:
     from inference.registry import ensure_model_version
 

@@ -96,7 +96,12 @@ class ScreeningModel:
 
     def level(self, probabilities: np.ndarray) -> tuple[str, float]:
         """The highest level whose cumulative probability clears its threshold."""
-        return level_for(probabilities, self.thresholds)
+        at_least = np.cumsum(probabilities[::-1])[::-1]  # P(level or above)
+        chosen = "none"
+        for level in LEVELS[1:]:
+            if at_least[RANK[level]] >= self.thresholds[level]:
+                chosen = level
+        return chosen, float(probabilities[RANK[chosen]])
 
     def save(self, path: Path) -> None:
         """Writes the model beside `path` and swaps it in, so a reader never sees half."""
@@ -129,15 +134,6 @@ class ScreeningModel:
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         thresholds = record.pop("thresholds")
         return cls(tokenizer, network, thresholds, record)
-
-
-def level_for(probabilities: np.ndarray, thresholds: dict[str, float]) -> tuple[str, float]:
-    at_least = np.cumsum(probabilities[::-1])[::-1]  # P(level or above)
-    chosen = "none"
-    for level in LEVELS[1:]:
-        if at_least[RANK[level]] >= thresholds[level]:
-            chosen = level
-    return chosen, float(probabilities[RANK[chosen]])
 
 
 def model_path() -> Path:
