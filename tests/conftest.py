@@ -6,7 +6,6 @@ DATABASE_URL and REDIS_URL at them).
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 from collections.abc import Iterator
@@ -18,8 +17,7 @@ import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management import call_command
-from django.test import Client, override_settings
+from django.test import Client
 
 from inference.tiny import build_tiny_model
 from psyconsole.questions import roles
@@ -35,14 +33,6 @@ def pytest_configure(config: pytest.Config) -> None:
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The first test that asks for the fine-tuned screener pays for training it, which
-    # takes most of the 600 s per-test limit on 2 busy cores.
-    for item in items:
-        if "trained_screener_dir" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.timeout(1800))
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _clean_redis() -> None:
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
@@ -52,23 +42,22 @@ def _clean_redis() -> None:
 def _rules_only_screening(settings: Any, tmp_path: Path) -> None:
     """Each test screens with the rules alone unless it asks for the `trained` classifier,
     so no test depends on a model another test left behind."""
-    settings.SCREENER_MODEL_PATH = tmp_path / "screener"
+    settings.SCREENER_MODEL_PATH = str(tmp_path / "screener")
+    settings.SCREENER_SHIPPED_PATH = ""
 
 
 @pytest.fixture(scope="session")
-def trained_screener_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The screening classifier, fine-tuned once per run through the real command (about
-    four and a half minutes on 2 cores)."""
-    path = tmp_path_factory.mktemp("screener") / "screener"
-    with override_settings(SCREENER_MODEL_PATH=path):
-        call_command("train_screener", "--no-overrides", stdout=io.StringIO())
-    return path
+def trained_screener_dir() -> Path:
+    """The screening classifier the project ships, loaded through the real code."""
+    from psyconsole.screening.classifier import SHIPPED_PATH
+
+    return SHIPPED_PATH
 
 
 @pytest.fixture
 def trained(settings: Any, trained_screener_dir: Path) -> Path:
-    """Screening with the fine-tuned classifier as well as the rules."""
-    settings.SCREENER_MODEL_PATH = trained_screener_dir
+    """Screening with the shipped fine-tuned classifier as well as the rules."""
+    settings.SCREENER_SHIPPED_PATH = str(trained_screener_dir)
     return trained_screener_dir
 
 

@@ -23,13 +23,30 @@ def test_the_labelled_sets_are_large_enough_and_kept_apart():
     assert len(crisis) >= 150
     held_hashes = [simhash(r.text) for r in held_out]
     dev = read_jsonl(FIXTURES / "dev.jsonl") + read_jsonl(FIXTURES / "dev_b.jsonl")
-    for row in train + dev:
+    short_dev = read_jsonl(FIXTURES / "dev_short.jsonl")
+    for row in train + dev + short_dev:
         h = simhash(row.text)
         assert not any(is_near_duplicate(h, e, max_distance=2) for e in held_hashes), row.id
+    # The short dev set, by another writer, shares no message with the training data.
+    short_hashes = [simhash(r.text) for r in short_dev]
+    for row in train:
+        h = simhash(row.text)
+        assert not any(is_near_duplicate(h, e, max_distance=2) for e in short_hashes), row.id
 
 
-def test_the_classifier_trains_saves_and_loads(trained):
+def test_training_data_does_not_teach_that_short_means_crisis():
+    """The cause of the false alarms on one-liners: in the first five training files 59 of
+    the 87 messages of twelve words or fewer were high or imminent and 18 none or low, so
+    the encoder learned that a short message is a crisis."""
+    short = [r for r in training_set(include_overrides=False) if len(r.text.split()) <= 12]
+    crisis = [r for r in short if r.risk_level in ("high", "imminent")]
+    assert len(short) >= 300
+    assert len(crisis) / len(short) < 0.5
+
+
+def test_the_shipped_classifier_loads_with_its_record(trained):
     model = classifier.get_model()
+    assert classifier.model_path() == trained
     assert model is not None and model.network.head.out_features == 5
     assert set(model.thresholds) == {"low", "moderate", "high", "imminent"}
     assert model.meta["trained_on"] + model.meta["thresholds_chosen_on"] == model.meta[
@@ -40,22 +57,24 @@ def test_the_classifier_trains_saves_and_loads(trained):
     assert probabilities.sum(axis=1) == pytest.approx([1.0, 1.0], abs=1e-5)
 
 
-def test_a_saved_model_reloads_with_the_same_outputs(trained, tmp_path):
-    model = classifier.get_model()
-    copy = tmp_path / "copy"
-    model.save(copy)
-    text = ["everything feels pointless and I keep thinking about not being here"]
-    assert classifier.ScreeningModel.load(copy).probabilities(text) == pytest.approx(
-        model.probabilities(text), abs=1e-6)
+def test_the_shipped_classifier_is_small_enough_for_the_repository(trained):
+    size = sum(f.stat().st_size for f in trained.rglob("*") if f.is_file())
+    assert size < 3_000_000
 
 
-def test_the_thresholds_never_fall_below_the_floor(trained, settings):
-    assert min(classifier.get_model().thresholds.values()) >= settings.SCREENING_MIN_THRESHOLD
-
-
-def test_train_screener_rejects_a_bad_epoch_count():
-    with pytest.raises(CommandError, match="--epochs"):
-        call_command("train_screener", "--epochs", "0", stdout=io.StringIO())
+def test_train_screener_trains_saves_and_loads_a_model(settings, tmp_path):
+    out = tmp_path / "retrained"
+    said = io.StringIO()
+    call_command("train_screener", "--no-overrides", "--sample", "40", "--epochs", "1",
+                 "--out", str(out), stdout=said)
+    assert "Trained on 40 messages" in said.getvalue()
+    assert (out / classifier.ADAPTER / "adapter_model.safetensors").is_file()
+    loaded = classifier.ScreeningModel.load(out)
+    assert loaded.meta["examples"] == 40
+    assert min(loaded.thresholds.values()) >= settings.SCREENING_MIN_THRESHOLD
+    # A screener retrained here is used in place of the shipped one.
+    settings.SCREENER_MODEL_PATH = str(out)
+    assert classifier.model_path() == out
 
 
 def test_the_classifier_raises_what_the_rules_miss(trained):
@@ -65,7 +84,8 @@ def test_the_classifier_raises_what_the_rules_miss(trained):
 
 
 def test_screening_without_a_trained_model_still_uses_the_rules(settings, tmp_path):
-    settings.SCREENER_MODEL_PATH = tmp_path / "missing"
+    settings.SCREENER_MODEL_PATH = str(tmp_path / "missing")
+    assert classifier.model_path() is None
     result = screen("I'm going to kill myself tonight")
     assert result.risk_level == "imminent" and result.classifier_level is None
 

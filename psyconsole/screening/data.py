@@ -16,6 +16,7 @@ class Labelled:
     id: str
     text: str
     risk_level: str
+    kind: str = ""  # what sort of message, where a set says (admin, idiom, crisis, ...)
 
 
 def read_jsonl(path: Path) -> list[Labelled]:
@@ -30,7 +31,8 @@ def read_jsonl(path: Path) -> list[Labelled]:
                 raise ValueError(f"unknown risk_level {level!r}")
             if not isinstance(row["text"], str) or not row["text"].strip():
                 raise ValueError("text must be a non-empty string")
-            rows.append(Labelled(str(row.get("id", number)), row["text"], level or ""))
+            rows.append(Labelled(str(row.get("id", number)), row["text"], level or "",
+                                 str(row.get("kind") or "")))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"{path.name} line {number}: {exc}") from exc
     return rows

@@ -25,7 +25,9 @@ KILL_MYSELF = (
     r"(?:want|wanna|going|gonna|ready) to die|wish(?:ing)? to die|"
     r"quiero morir|me quiero matar|quiero matarme|no quiero vivir|quero morrer|"
     r"je veux mourir|me suicider|me tuer|ich will (?:nicht mehr leben|sterben)|"
-    r"mich (?:umbringen|umzubringen|t[öo]ten)|me (?:voy a |vou |quero )?matar|matarme|"
+    r"mich (?:umbringen|umzubringen|t[öo]ten)|me (?:voy a |vou |quero )?matar|matarme|me mato\b|"
+    r"better off with (?:the |my )?(?:life )?insurance|(?:going to|gonna|about to|will|want to) "
+    r"stop being a (?:problem|burden)|"
     r"ctb\b|sewer ?slide|(?:should|could|might|want to|wanna)(?: just)? end it\b|"
     r"(?:i'?m|im) ending it|to end it\b|use (?:it|them) on my ?self|"
     r"(?:i'?ll|i will|might|going to) act on (?:them|these thoughts|the thoughts)|"
@@ -54,9 +56,10 @@ SELF_HARM = (
     r"(?:cut|cutting|burn|burning|burned|burnt|hurt|hurting|harm|harming|hit|hitting|"
     r"scratch(?:ing|ed)?(?: at)?|punch(?:ing|ed)?|bang(?:ing|ed)?) "
     r"(?:my ?self|myslef|my (?:arms?|legs?|wrists?|skin|thighs?|head))|self[- ]?har[mn]+(?:ing)?|"
-    r"slef[- ]?harm|sh (?:again|urges|last night)|(?:been |started |keep )?cutting again|"
+    r"slef[- ]?harm|sh (?:again|urges|last night)|(?:been |started |keep )?cut?ting (?:again|agn)|"
     r"cutting (?:for (?:a|\w+) (?:years?|months?|weeks?)|right now|every|most|daily|a lot)|"
-    r"relapsed (?:on )?(?:sh|self[- ]?harm)|hacerme da[ñn]o|me faire du mal|mich ritzen|"
+    r"relapsed (?:on )?(?:sh|self[- ]?harm)|hacerme da[ñn]o|me faire du mal|me fais du mal|"
+    r"mich ritzen|"
     r"ritze mich|me scarifie|me scarifier|"
     r"me cortar|me corto|cortarme"
 )
@@ -78,7 +81,9 @@ ABUSE = (
     r"threatened to (?:kill|hurt) me|\b(?:hits|beats|punches|chokes|choked|kicked|punched|"
     r"strangled|slapped|shoved|threw|grabs|hurting|hitting|beat) me\b|"
     r"(?:he|she|they)(?:'ll| will|'s going to| is going to| said he'?d| says he'?ll) "
-    r"(?:kill|hurt) me|(?:they|he|she) hit me|"
+    r"(?:kill|hurt) me|(?:said|says|told me|threatened|threatens) (?:that )?(?:he|she|they)"
+    r"(?:'d| would|'ll| will|'s going to| is going to) (?:kill|hurt|stab|strangle) me|"
+    r"(?:they|he|she) hit me|"
     r"(?:feel|feeling) (?:really |so )?unsafe|don'?t feel safe|threatening (?:messages|texts)"
 )
 # Goodbyes stand on their own; the rest of PLAN needs ideation or self-harm beside it.
@@ -110,6 +115,11 @@ PLAN = (
 OVERDOSE = (
     r"(?:i'?ve|i have|i|just|already) (?:taken|took|swallowed) (?:a lot of|loads of|all (?:of )?"
     r"(?:my|the)|too many|way too many|the whole (?:box|bottle|packet))|"
+    r"(?:already|just) (?:took|taken|swallowed) (?:them|it|the pills|the tablets|everything)|"
+    r"(?:took|taken|takin|taking|swallowed|swallowing) (?:them|the pills|the tablets) all|"
+    r"(?:the )?(?:pills|tablets|bottle|blade|rope)(?: are| is)? (?:right )?(?:here,? )?(?:in "
+    r"front of me|"
+    r"in my hand)|"
     r"(?:viel )?zu viele tabletten (?:genommen|geschluckt)|"
     r"(?:tom[eé]|me tom[eé]) (?:muchas|demasiadas|todas las) (?:pastillas|pastis)|"
     r"j'?ai (?:pris|aval[eé]) (?:trop de|tous mes|toutes mes)|"
@@ -140,6 +150,117 @@ DISTRESS = (
     r"worthless|miserable|struggling|not coping|falling apart|heartbroken|scared|afraid"
 )
 
+# Asking how, how much or which way would kill is risk on its own: whatever else the
+# message says (negation, "asking for a friend", a story, a prompt injection), it is read
+# as at least high, because a method is the step between thinking and acting.
+SUBSTANCES = (
+    r"(?:(?:my|your|the|these|those|some)\s+)?(?:sleeping |sleep |pain ?|prescription )?"
+    r"(?:pills?|tablets?|meds|medications?|medicines?|paracetamol|acetaminophen|tylenol|"
+    r"ibuprofen|aspirin|insulin|antidepressants?|painkillers?|sleepers|co-?codamol|"
+    r"codeine|opioids?|benzos?|\w+pam|\w+ine)"
+)
+METHOD_SEEKING = (
+    rf"how (?:many|much)(?: of)? {SUBSTANCES}[^.?!\n]{{0,40}}?(?:(?:would|does|will|could) "
+    rf"it take|it (?:would )?takes?|(?:would|will|to|could) (?:kill|be (?:enough|fatal|"
+    rf"lethal|deadly))|enough to|to die|to not wake|to never wake|to overdose|to end it|"
+    rf"fatal|lethal|deadly|to be sure)"
+    rf"|how (?:many|much) (?:would it take|does it take|is (?:fatal|lethal|enough to die))"
+    rf"|(?:what|which) (?:dose|amount|quantity|number)(?: of \w+)?(?: would| is| will)?"
+    rf"(?: be)? (?:enough|fatal|lethal|deadly|needed|required)(?: to (?:die|not wake|never "
+    rf"wake|kill|end it|overdose))?"
+    rf"|(?:lethal|fatal|deadly|toxic) (?:dose|amount|quantity|level)"
+    rf"|enough (?:\w+ )?to (?:not wake up|never wake up|die|kill me|end it|make sure i "
+    rf"don'?t wake)"
+    rf"|(?:most |least |a |the )?(?:painless|quickest|easiest|fastest|surest|quietest|"
+    rf"best|reliable) (?:way|ways|method|methods|means) (?:to|of) (?:die|dying|go|kill|end|"
+    rf"suicide|not wake|do it|check out)"
+    rf"|how (?:do|can|could|would|should) (?:i|you|someone|a person|one) (?:kill|end|"
+    rf"hang|poison|drown|off) (?:my ?self|themselves|yourself|oneself|my life|it all)"
+    rf"|how to (?:kill|hang|poison|off|unalive) (?:my ?self|yourself|oneself)"
+    rf"|how to (?:end (?:my|your|one'?s) life|commit suicide|die painlessly)"
+    rf"|how (?:high|tall|far)[^.?!\n]{{0,30}}(?:to (?:die|not survive|make sure|be fatal)|"
+    rf"fatal|lethal|survive)"
+    rf"|(?:which|what) (?:bridge|building|height|drop|train|poison)[^.?!\n]{{0,40}}"
+    rf"(?:die|fatal|lethal|enough|high enough|kill)"
+    rf"|(?:what|which) (?:dose|amount|quantity)[^.?!\n]{{0,30}}(?:too much|enough|fatal|lethal)"
+    rf"|how (?:to|do i|can i|would i|could i) (?:overdose|od)\b"
+    rf"|(?:surest|most reliable|most certain|guaranteed|foolproof) (?:way|method|means)"
+    rf"|(?:least likely|less likely|unlikely) to fail"
+    rf"|(?:end(?:s|ing)? (?:her|his|their|my) (?:own )?life|kill(?:s|ing)? (?:her|him|them|my)"
+    rf"sel(?:f|ves)|suicide)[^.?!\n]{{0,40}}(?:what|which|how)[^.?!\n]{{0,20}}(?:would|will) "
+    rf"(?:actually |really )?work"
+    rf"|(?:got|have|holding) (?:the|my|a|all my) (?:bottle|pills|tablets|meds)[^.?!\n]{{0,20}}"
+    rf"(?:how (?:many|much)|enough)"
+    rf"|(?:how|which|what|would|is it|tell me|help me choose|cu[aá]nt[ao]s|wie viele|"
+    rf"kitni|quelle?)\b[^.?!\n]{{0,60}}?(?:be over for sure|stop my heart|finish (?:things|me|"
+    rf"it) (?:for me|off)|least painful|wouldn'?t hurt|kill someone|not wake|"
+    rf"never wake|despertar|aufzuwachen|douloureuse|hamesha ke liye|so it works|make sure it "
+    rf"works|enough to (?:do it|end it|make sure|be sure|work|not wake))"
+)
+# Someone else at acute risk now. The counsellor must act at once, although it is not
+# the writer's own risk: the strong signs stand alone, a third person's death wish needs
+# a sign that it is happening now.
+_THIRD_PERSON = (r"(?:he|she|they|him|her|them|my \w+(?: \w+)?|our \w+|a friend|someone|"
+                 r"friend|mate|bf|gf|boyfriend|girlfriend|roommate|flatmate|partner|husband|"
+                 r"wife|son|daughter|brother|sister|mum|mom|dad|girl|guy|boy|kid|student|"
+                 r"colleague|neighbou?r)")
+_SUBJECT = (r"(?:he|she|they|friend|mate|bf|gf|boyfriend|girlfriend|roommate|flatmate|partner|"
+            r"husband|wife|son|daughter|brother|sister|mum|mom|dad|cousin|girl|guy|boy|kid)")
+THIRD_PARTY_STRONG = (
+    rf"{_SUBJECT}[^.?!\n]{{0,25}}?\b(?:texted|sent|messaged|wrote|posted|said|saying)"
+    r"(?: me| us| everyone| all)?(?: (?:a|his|her|their))? (?:goodbye|bye forever|goodbyes|"
+    r"farewell|(?:suicide|goodbye) (?:note|letter|message|msg|text|post|video))"
+    r"|(?:he|she|they|friend|flatmate|roommate|brother|sister|son|daughter|dad|mum|mom|"
+    r"father|mother|partner|husband|wife|boyfriend|girlfriend|bf|gf|cousin|mate)(?:'s| has|"
+    r" have|'ve| just| already| says| said| thinks)*\s*(?:(?:he|she|they)(?:'s| has)? )?"
+    r"(?:just |already )?(?:taken|took|swallowed|downed|overdosed)"
+    r"(?: on)?(?: a (?:load|lot|bunch|handful)| loads| all| too many| the whole| a whole| an "
+    r"overdose| (?:his|her|their) (?:pills|tablets|meds)| something| some pills| pills| "
+    r"tablets)"
+    r"|(?:he|she|they)(?:'s| is| are)? (?:on|standing on|sitting on|at the edge of) (?:the|a) "
+    r"(?:bridge|ledge|edge|roof|cliff|tracks|railway)"
+    r"|(?:he|she|they|my \w+)(?: has| have|'s|'ve)? left (?:a|his|her|their) (?:suicide )?"
+    r"(?:note|letter)"
+    r"|(?:he|she|they) (?:said|says|texted|posted|wrote)[^.?!\n]{0,20}(?:won'?t|will not) be "
+    r"(?:here|around|alive) (?:tomorrow|much longer|by)"
+)
+THIRD_PARTY_WISH = (
+    r"(?:nothing|no reason|no one) (?:left )?to live for"
+    r"|(?:going to|gonna|wants? to|will|about to|trying to|threatening to|"
+    r"threatened to|talking about) (?:kill(?:ing)?|end(?:ing)?|hurt(?:ing)?) "
+    r"(?:him|her|them)sel(?:f|ves)"
+    r"|end(?:ing)? (?:his|her|their) (?:own )?life|(?:wants?|going|about) to die"
+    r"|(?:doesn'?t|does not|don'?t) want to (?:live|be alive|be here)"
+    r"|(?:he|she|they)(?:'s| is| are|'re) (?:ending it|going to end it|gonna end it)"
+    r"|(?:has |just |'s )?(?:hurt|cut|harmed|burned) (?:him|her|them)sel(?:f|ves)"
+    r"|gave (?:away )?(?:all )?(?:his|her|their) (?:stuff|things|belongings|possessions)"
+    r"|said (?:thanks|thank you) for everything|(?:thank\w*|thanking) (?:me )?for (?:everything|"
+    r"being (?:her|his|their|my) friend)"
+    r"|goodbye|adieu|żegna|saying bye|(?:her|his|their) last (?:night|day)|last time you'?ll "
+    r"(?:hear|see)|sorry for everything|ready to go|(?:can'?t|couldn'?t|cannot) go on|"
+    r"(?:had|'d had|has had) enough|won'?t be (?:alive|here|around)|(?:going to|gonna|about to|"
+    r"wants? to|threatening to) (?:jump|drive into)|(?:has|got|with|holding) a (?:knife|blade|gun)|"
+    r"(?:swallowed|taken|took|kha li)\w* (?:all|a lot|loads|bahut|un mont[oó]n|(?:his|her|"
+    r"their) (?:meds|pills|tablets))|empty (?:medicine |pill )?packets|"
+    r"(?:to|going to|gonna) end it|wanted to die|nicht mehr leben"
+    r"|(?:hurting|hitting|beating|attacking|strangling|choking) (?:his|her|their) (?:wife|"
+    r"husband|partner|girlfriend|boyfriend|kids?|child|baby|mum|mom|dad)"
+)
+THIRD_PARTY_NOW = (
+    r"(?:won'?t|isn'?t|is not|not|hasn'?t been|stopped|can'?t get (?:him|her|them) to) "
+    r"(?:answer|answering|pick(?:ing)? up|reply|replying|respond|responding|open(?:ing)? the "
+    r"door|come out)"
+    r"|locked (?:him|her|them)sel(?:f|ves) in|right now|just now|tonight|missing|"
+    r"(?:car|phone) is (?:gone|off)|can'?t (?:find|reach|get hold of) (?:him|her|them)|"
+    r"on the phone|hasn'?t come home|just (?:texted|told|said|messaged|posted)|walked out|"
+    r"left the house|ran off|drove off|car keys|phone(?:'s| is)? off|won'?t let me in|"
+    r"badly|screaming|voicemail|location off|hung up|can'?t reach|get hold of|since this "
+    r"morning|(?:an|one|two|\d+) (?:hours?|minutes?|mins?) ago|won'?t wake up|won'?t come "
+    r"(?:back|out|home)|bleeding|(?:at|on|by) the (?:station|cliffs?|reservoir|bridge|river|"
+    r"balcony|ledge|roof|edge|tracks)|parked by|ledge|eingeschlossen|ne r[ée]pond plus|"
+    r"nie odbiera|no contesta|isn'?t answering|not answering"
+)
+
 RULES: list[tuple[str, str, re.Pattern[str]]] = [
     ("ideation", "high", re.compile(rf"\b(?:{KILL_MYSELF})", re.IGNORECASE)),
     ("self_harm", "high", re.compile(rf"\b(?:{SELF_HARM})", re.IGNORECASE)),
@@ -160,6 +281,11 @@ RULES: list[tuple[str, str, re.Pattern[str]]] = [
     ("means", "imminent", re.compile(rf"\b(?:{OVERDOSE})", re.IGNORECASE)),
     ("distress", "low", re.compile(rf"\b(?:{DISTRESS})\b", re.IGNORECASE)),
 ]
+METHOD_SEEKING_RULE = re.compile(rf"\b(?:{METHOD_SEEKING})", re.IGNORECASE)
+THIRD_PARTY_STRONG_RULE = re.compile(rf"\b(?:{THIRD_PARTY_STRONG})", re.IGNORECASE)
+THIRD_PARTY_WISH_RULE = re.compile(rf"\b(?:{THIRD_PARTY_WISH})", re.IGNORECASE)
+THIRD_PARTY_NOW_RULE = re.compile(rf"\b(?:{THIRD_PARTY_NOW})\b", re.IGNORECASE)
+THIRD_PERSON_RULE = re.compile(rf"\b{_THIRD_PERSON}\b", re.IGNORECASE)
 # Plan and timeline only mean "imminent" next to ideation or self-harm ("I have a plan
 # for my essay tonight" is nothing).
 NEEDS_IDEATION = {"plan", "timeline"}
@@ -182,7 +308,8 @@ _INFORMATIONAL = re.compile(
     r"warning)|how to (?:help|support|spot|tell)|for a (?:friend|project|class|essay)|"
     r"asking for (?:a )?friend|research|statistics|what should i say|what does .{1,60} mean|"
     r"essay|assignment|dissertation|course|training|documentary|podcast|novel|character|"
-    r"headline|article|rates?|guidelines|prevention|is it true|do they (?:actually|really))\b",
+    r"headline|article|rates?|guidelines|guidance|reporting|prevention|is it true|do they "
+    r"(?:actually|really))\b",
     re.IGNORECASE)
 # A bare topic word ("suicide", "self-harm") is risk only when the writer speaks of
 # themselves, or of now, in the same clause; "suicide rates" and "a self-harm scene" are
@@ -264,6 +391,61 @@ def find(text: str) -> list[RuleHit]:
                     continue
                 hits.append(RuleHit(factor, effective, m.group(), clause.start() + m.start(),
                                     clause.start() + m.end()))
+    hits += _method_seeking(text)
+    third_party, named_subject = _third_party_emergency(text)
+    if named_subject:
+        # What the other person did is their act, not the writer's: "he's taken a load of
+        # pills" must not also read as the writer's overdose.
+        hits = [h for h in hits if not any(h.start < t.end and t.start < h.end
+                                           for t in third_party)]
+    hits += third_party
     factors = {h.factor for h in hits if h.level == "high"}
-    acute = bool(factors & {"ideation", "self_harm"})
+    acute = bool(factors & {"ideation", "self_harm", "method_seeking"})
     return [h for h in hits if h.factor not in NEEDS_IDEATION or acute]
+
+
+def _hit(factor: str, level: str, m: re.Match[str]) -> RuleHit:
+    return RuleHit(factor, level, m.group(), m.start(), m.end())
+
+
+def _method_seeking(text: str) -> list[RuleHit]:
+    """No discount applies: not negation, not a friend, not fiction, not a joke."""
+    return [_hit("method_seeking", "high", m) for m in METHOD_SEEKING_RULE.finditer(text)]
+
+
+# A goodbye said on the way somewhere is a farewell, not a suicide note.
+_TRAVEL = re.compile(r"\b(?:airport|flight|trip|holiday|moved|moving|emigrat\w+|coach|"
+                     r"train station|leaving for|abroad|gap year|new job|uni)\b", re.IGNORECASE)
+_WRITER_AS_SUBJECT = re.compile(r"\b(?:i|i'?ve|i'?m|we|we'?ve)\s+(?:just\s+|already\s+)?$",
+                                re.IGNORECASE)
+
+
+def _said_of_the_writer(text: str, m: re.Match[str]) -> bool:
+    """"I've got a knife", "writing my goodbye letters": the writer's own words about
+    themselves, however third persons appear elsewhere in the message."""
+    if re.match(r"(?:i|i'?ve|i'?m|im|ive|we)\b", m.group(), re.IGNORECASE):
+        return True
+    clause = re.split(r"[.!?\n;,]", text[:m.start()])[-1]
+    writer = list(re.finditer(r"\b(?:i|i'?ve|i'?m|im|ive|we|my)\b", clause, re.IGNORECASE))
+    return bool(writer) and not re.search(rf"\b{_SUBJECT}\b", clause[writer[-1].end():],
+                                          re.IGNORECASE)
+
+
+def _third_party_emergency(text: str) -> tuple[list[RuleHit], bool]:
+    """The hit, if any, and whether it names the other person as the one acting."""
+    if not THIRD_PERSON_RULE.search(text):
+        return [], False
+    strong = [m for m in THIRD_PARTY_STRONG_RULE.finditer(text)
+              if not _WRITER_AS_SUBJECT.search(text[max(0, m.start() - 20):m.start()])
+              and not _said_of_the_writer(text, m)]
+    if _TRAVEL.search(text):
+        strong = [m for m in strong if not re.search(r"goodbye|farewell|bye", m.group(),
+                                                      re.IGNORECASE)]
+    if strong:
+        return [_hit("third_party_emergency", "high", strong[0])], True
+    if THIRD_PARTY_NOW_RULE.search(text) and not _PAST.search(text):
+        wish = [m for m in THIRD_PARTY_WISH_RULE.finditer(text)
+                if not _NEGATION.search(text[max(0, m.start() - 30):m.start()])
+                and not _said_of_the_writer(text, m)]
+        return [_hit("third_party_emergency", "high", m) for m in wish[:1]], False
+    return [], False

@@ -11,6 +11,14 @@ from psyconsole.screening.topics import topics_for
 
 logger = logging.getLogger(__name__)
 
+# What the counsellor must know about a factor beyond its name.
+FACTOR_NOTES = {
+    "third_party_emergency": "Someone else is at acute risk now. This is not the writer's "
+                             "own risk: help them get emergency help for that person at once.",
+    "method_seeking": "The writer asks about a method or amount. Read as at least high risk, "
+                      "whatever else the message says.",
+}
+
 
 @dataclass(frozen=True)
 class RiskFactor:
@@ -20,6 +28,7 @@ class RiskFactor:
     start: int
     end: int
     source: str = "rules"
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,8 @@ def screen(text: str) -> ScreeningResult:
         probabilities = model.probabilities([text])[0]
         model_level, confidence = model.level(probabilities)
     level = highest(rule_level, model_level or "none")  # either layer can raise it
-    factors = [RiskFactor(h.factor, h.level, h.evidence, h.start, h.end) for h in hits]
+    factors = [RiskFactor(h.factor, h.level, h.evidence, h.start, h.end,
+                          note=FACTOR_NOTES.get(h.factor, "")) for h in hits]
     if model_level and RANK[model_level] > RANK[rule_level]:
         factors.append(RiskFactor("classifier", model_level, text[:120], 0,
                                   min(len(text), 120), source="classifier"))

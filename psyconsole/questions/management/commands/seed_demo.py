@@ -37,8 +37,9 @@ class Command(BaseCommand):
         from psyconsole.screening import classifier
 
         roles.ensure_roles()
-        if classifier.get_model() is None:
-            call_command("train_screener", stdout=self.stdout)
+        if classifier.get_model() is None:  # the shipped screener was configured away
+            self.stdout.write("Screening uses the rules alone: no screener is configured "
+                              "(see PSY_SCREENER_SHIPPED_PATH and train_screener).")
         if options["corpus_url"]:
             call_command("crawl", seed=[options["corpus_url"]], delay=0.02, no_progress=True,
                          stdout=self.stdout)

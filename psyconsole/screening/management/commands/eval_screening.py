@@ -42,3 +42,8 @@ class Command(BaseCommand):
         self.stdout.write(f"crisis recall {report['crisis_recall']:.3f} (target >= 0.98)   "
                           f"ideation recall {report['ideation_recall']:.3f} (>= 0.95)   "
                           f"false alarms {report['false_alarm_rate']:.3f} (<= 0.08)")
+        for group in ("by_length", "by_kind"):
+            for name, figures in report[group].items():
+                self.stdout.write(f"  {name:>24}: " + "   ".join(
+                    f"{key.replace('_', ' ')} {'-' if value is None else value}"
+                    for key, value in figures.items()))
