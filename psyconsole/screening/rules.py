@@ -49,7 +49,8 @@ PASSIVE = (
     r"anymore|keep going)|tired of (?:living|being alive|life)|wouldn'?t wake up|"
     r"never (?:wake|get) up|takes? me in my sleep|waiting for it to (?:be over|end)|"
     r"don'?t want to (?:be here|be alive|"
-    r"exist|wake up|live)(?: anymore)?|hopeless|no way out|j'?en peux plus|"
+    r"exist|wake up|live)(?: anymore)?|(?:dont|dnt|do not) (?:wanna|want to|want 2) (?:b|be) "
+    r"(?:here|alive)|hopeless|no way out|j'?en peux plus|"
     r"no puedo m[aá]s|ya no puedo|nicht mehr weiter|non ce la faccio pi[uù]"
 )
 SELF_HARM = (
@@ -391,6 +392,12 @@ def find(text: str) -> list[RuleHit]:
                     continue
                 hits.append(RuleHit(factor, effective, m.group(), clause.start() + m.start(),
                                     clause.start() + m.end()))
+    if _SERIOUS.search(text):
+        # "I'd be better off dead and I mean it": a passive wish the writer insists on
+        # is read as current ideation.
+        hits = [RuleHit("ideation", "high", h.evidence, h.start, h.end)
+                if h.factor == "passive_ideation" and h.level == "moderate" else h
+                for h in hits]
     hits += _method_seeking(text)
     third_party, named_subject = _third_party_emergency(text)
     if named_subject:
@@ -402,6 +409,10 @@ def find(text: str) -> list[RuleHit]:
     factors = {h.factor for h in hits if h.level == "high"}
     acute = bool(factors & {"ideation", "self_harm", "method_seeking"})
     return [h for h in hits if h.factor not in NEEDS_IDEATION or acute]
+
+
+_SERIOUS = re.compile(r"\b(?:and i mean it|i mean it|i'?m (?:being )?serious|not (?:even )?joking|"
+                      r"no joke|for real this time|i'?m not kidding)\b", re.IGNORECASE)
 
 
 def _hit(factor: str, level: str, m: re.Match[str]) -> RuleHit:
