@@ -2,20 +2,33 @@
 
 Post-processing never changes a draft silently: every change is listed in `findings`
 so the counsellor sees what was added and why.
+
+A question screened high or imminent is drafted by the crisis path instead
+(`inference/crisis.py`): retrieval restricted to the corpus's crisis articles, a vetted
+template holding the safety question, the urge to get help now and the line on distance
+from means, and a model-written opening of one or two sentences that is checked and
+dropped if it fails.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from inference import crisis
 from inference.backends import Backend, GenerationError, get_backend
 from inference.generation import Generation, StopCheck, TextCallback
-from inference.guardrails import Finding, check_draft
-from inference.prompts import PROMPT_VERSION, build_messages
+from inference.guardrails import Finding, check_crisis_structure, check_draft, check_minimising
+from inference.prompts import (
+    OPENING_PROMPT_VERSION,
+    PROMPT_VERSION,
+    build_messages,
+    build_opening_messages,
+)
 from retrieval.service import Passage, search
 
 _CITATION = re.compile(r"\[(\d{1,2})\]")
@@ -37,10 +50,12 @@ class ComposedDraft:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cancelled: bool = False
+    # A crisis draft's vetted template (its citations are the template's); "" otherwise.
+    template_text: str = ""
 
     @property
     def citations(self) -> list[int]:
-        return sorted({int(n) for n in _CITATION.findall(self.raw_text)})
+        return sorted({int(n) for n in _CITATION.findall(self.raw_text + self.template_text)})
 
 
 def crisis_block() -> str:
@@ -49,9 +64,12 @@ def crisis_block() -> str:
     )
 
 
-def post_process(raw: str, passages: list[Passage], *, risky: bool
+def post_process(raw: str, passages: list[Passage], *, risky: bool, crisis: bool = False
                  ) -> tuple[str, list[dict[str, str]]]:
-    """Runs the guardrails and adds what every draft must carry; lists every change."""
+    """Runs the guardrails and adds what every draft must carry; lists every change.
+    A risky draft (moderate or above) is checked for minimising text; a crisis draft
+    (high or above) also for the crisis structure: a direct safety question and an urge
+    to get help now."""
     text = raw.strip()
     changes: list[Finding] = []
     if _FENCE_TAG.search(text):
@@ -59,7 +77,13 @@ def post_process(raw: str, passages: list[Passage], *, risky: bool
         changes.append(Finding("prompt_markup_removed", "info",
                                "The model echoed prompt markup; it was removed."))
     text, findings = check_draft(text, len(passages), [p.url for p in passages])
-    findings = changes + findings
+    if risky or crisis:
+        findings += check_minimising(text, crisis=crisis)
+    if crisis:
+        findings += check_crisis_structure(text)
+    order = {"block": 0, "warn": 1, "info": 2}
+    findings = changes + sorted(findings, key=lambda f: order[f.severity])
+    risky = risky or crisis
     if risky and not all(line in text for line in settings.CRISIS_RESOURCES):
         text = f"{text}\n\n{crisis_block()}"
         findings.append(Finding("crisis_resources_added", "info",
@@ -75,25 +99,69 @@ def post_process(raw: str, passages: list[Passage], *, risky: bool
 
 
 def fit_passages(backend: Backend, question: str, passages: list[Passage],
-                 max_new_tokens: int, instruction: str = ""
+                 max_new_tokens: int, instruction: str = "", *, pinned: int = 0
                  ) -> tuple[list[dict[str, str]], list[Passage]]:
     """The prompt with as many passages as fit the context window. Passages go from the
-    lowest-ranked up; the question itself is never cut."""
+    lowest-ranked up, but never the first `pinned`; the question itself is never cut."""
     kept = list(passages)
     while True:
         messages = build_messages(question, kept, instruction)
         if backend.count_tokens(messages) + max_new_tokens <= backend.context_window:
             return messages, kept
-        if not kept:
+        if len(kept) <= pinned:
             raise GenerationError("The question alone does not fit the model's context "
+                                  "window." if not kept else "The question and its "
+                                  "pinned crisis passages do not fit the model's context "
                                   "window.")
         kept.pop()
 
 
+def fit_opening(backend: Backend, question: str, max_new_tokens: int, instruction: str = ""
+                ) -> list[dict[str, str]]:
+    """The crisis opening's prompt. It holds no passages, so none can be trimmed: every
+    crisis passage stays with the draft and its template."""
+    messages = build_opening_messages(question, instruction)
+    if backend.count_tokens(messages) + max_new_tokens > backend.context_window:
+        raise GenerationError("The question alone does not fit the model's context window.")
+    return messages
+
+
+def _opening_tokens() -> int:
+    return min(crisis.OPENING_MAX_NEW_TOKENS, settings.LLM_MAX_NEW_TOKENS)
+
+
+def _streaming_with_template(on_text: TextCallback | None, plan: crisis.CrisisPlan,
+                             passages: list[Passage]) -> TextCallback | None:
+    """Streams a crisis draft: the vetted opening and template at once, then the model's
+    suggested opening beneath them as it is written (or, with
+    CRISIS_MODEL_OPENING_IN_DRAFT, in front of the template)."""
+    if on_text is None:
+        return None
+    body = crisis.template(plan, passages)
+    shown = f"{crisis.draft_opening(plan)}\n\n{body}"
+    on_text(shown)
+
+    def stream(text: str) -> None:
+        text = _FENCE_TAG.sub("", text).strip()
+        on_text(f"{text}\n\n{body}" if crisis.model_opening_in_draft()
+                else f"{shown}\n\n(Suggested opening, being written: {text})")
+    return stream
+
+
 def _composed(generation: Generation, messages: list[dict[str, str]], kept: list[Passage],
               retrieved: list[Passage], backend: Backend, *, risky: bool,
-              timings: dict[str, float]) -> ComposedDraft:
-    text, findings = post_process(generation.text, kept, risky=risky)
+              timings: dict[str, float], plan: crisis.CrisisPlan | None = None,
+              question_text: str = "") -> ComposedDraft:
+    template_text = ""
+    if plan is not None:
+        composed_text, template_text, crisis_findings = crisis.compose_text(
+            plan, generation.text, question_text, kept)
+        text, findings = post_process(composed_text, kept, risky=True, crisis=True)
+        order = {"block": 0, "warn": 1, "info": 2}
+        findings = sorted([f.as_dict() for f in crisis_findings] + findings,
+                          key=lambda f: order[f["severity"]])
+    else:
+        text, findings = post_process(generation.text, kept, risky=risky)
     if len(kept) < len(retrieved):
         findings.insert(0, Finding(
             "passages_trimmed", "info",
@@ -107,6 +175,8 @@ def _composed(generation: Generation, messages: list[dict[str, str]], kept: list
         model_name=backend.model_name,
         backend=backend.kind,
         engine=generation.engine,
+        prompt_version=OPENING_PROMPT_VERSION if plan is not None else PROMPT_VERSION,
+        template_text=template_text,
         findings=findings,
         timings={**timings, "first_token_ms": generation.first_token_ms,
                  "generation_ms": generation.total_ms},
@@ -116,30 +186,44 @@ def _composed(generation: Generation, messages: list[dict[str, str]], kept: list
     )
 
 
+def _retrieve(question_text: str, plan: crisis.CrisisPlan | None) -> list[Passage]:
+    return crisis.retrieve(question_text, plan) if plan is not None else search(question_text)
+
+
 def compose_draft(question_text: str, *, risky: bool, instruction: str = "",
                   on_text: TextCallback | None = None, should_stop: StopCheck | None = None,
                   sample_seed: int | None = None,
-                  passages: list[Passage] | None = None) -> ComposedDraft:
+                  passages: list[Passage] | None = None, risk_level: str = "",
+                  factors: Iterable[object] = ()) -> ComposedDraft:
     """Retrieves, prompts, generates and checks one draft. `on_text` receives the text
     so far while it is generated; `should_stop` is polled to cancel; `sample_seed`
     samples an alternative candidate instead of the greedy draft; `passages` reuses an
-    earlier retrieval for the same question instead of searching again."""
+    earlier retrieval for the same question instead of searching again. With a
+    `risk_level` of high or above the draft takes the crisis path, its template chosen
+    by the screening `factors` (see inference/crisis.py)."""
     started = time.perf_counter()
+    plan = crisis.plan_for(risk_level, factors)
     if passages is None:
-        passages = search(question_text)
+        passages = _retrieve(question_text, plan)
     retrieved = time.perf_counter()
     backend = get_backend()
     loaded_at = time.perf_counter()
-    max_new_tokens = settings.LLM_MAX_NEW_TOKENS
-    messages, kept = fit_passages(backend, question_text, passages, max_new_tokens,
-                                  instruction)
+    if plan is not None:
+        max_new_tokens = _opening_tokens()
+        messages, kept = fit_opening(backend, question_text, max_new_tokens,
+                                     instruction), list(passages)
+        on_text = _streaming_with_template(on_text, plan, kept)
+    else:
+        max_new_tokens = settings.LLM_MAX_NEW_TOKENS
+        messages, kept = fit_passages(backend, question_text, passages, max_new_tokens,
+                                      instruction)
     generation = backend.generate(messages, max_new_tokens=max_new_tokens,
                                   max_seconds=settings.LLM_MAX_SECONDS, on_text=on_text,
                                   should_stop=should_stop, sample_seed=sample_seed)
     composed = _composed(generation, messages, kept, passages, backend, risky=risky, timings={
         "retrieval_ms": round((retrieved - started) * 1000, 1),
         "model_load_ms": round((loaded_at - retrieved) * 1000, 1),
-    })
+    }, plan=plan, question_text=question_text)
     composed.timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return composed
 
@@ -150,27 +234,37 @@ class DraftRequest:
     risky: bool
     on_text: TextCallback | None = None
     should_stop: StopCheck | None = None
+    risk_level: str = ""
+    factors: list[object] = field(default_factory=list)
 
 
 def compose_drafts(requests: list[DraftRequest]) -> list[ComposedDraft]:
     """Greedy drafts for several questions, generated together in one batch: the way
-    the worker clears a queue of waiting questions faster than one at a time."""
+    the worker clears a queue of waiting questions faster than one at a time. (The
+    worker never batches crisis questions; one given here still gets the crisis path.)"""
     started = time.perf_counter()
-    retrieved = [search(r.question_text) for r in requests]
+    plans = [crisis.plan_for(r.risk_level, r.factors) for r in requests]
+    retrieved = [_retrieve(r.question_text, plan)
+                 for r, plan in zip(requests, plans, strict=True)]
     searched = time.perf_counter()
     backend = get_backend()
     max_new_tokens = settings.LLM_MAX_NEW_TOKENS
-    fitted = [fit_passages(backend, r.question_text, p, max_new_tokens)
-              for r, p in zip(requests, retrieved, strict=True)]
+    fitted = [(fit_opening(backend, r.question_text, max_new_tokens), list(p))
+              if plan is not None else fit_passages(backend, r.question_text, p, max_new_tokens)
+              for r, p, plan in zip(requests, retrieved, plans, strict=True)]
+    streams = [_streaming_with_template(r.on_text, plan, p)
+               if plan is not None else r.on_text
+               for r, p, plan in zip(requests, retrieved, plans, strict=True)]
     generations = backend.generate_batch(
         [messages for messages, _ in fitted], max_new_tokens=max_new_tokens,
-        max_seconds=settings.LLM_MAX_SECONDS, on_text=[r.on_text for r in requests],
+        max_seconds=settings.LLM_MAX_SECONDS, on_text=streams,
         should_stop=[r.should_stop for r in requests])
     timings = {"retrieval_ms": round((searched - started) * 1000 / len(requests), 1),
                "batch_size": len(requests)}
-    drafts = [_composed(g, messages, kept, passages, backend, risky=r.risky, timings=timings)
-              for g, (messages, kept), passages, r
-              in zip(generations, fitted, retrieved, requests, strict=True)]
+    drafts = [_composed(g, messages, kept, passages, backend, risky=r.risky, timings=timings,
+                        plan=plan, question_text=r.question_text)
+              for g, (messages, kept), passages, r, plan
+              in zip(generations, fitted, retrieved, requests, plans, strict=True)]
     for draft in drafts:
         draft.timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return drafts

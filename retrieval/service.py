@@ -7,6 +7,7 @@ reciprocal-rank fusion; `PSY_RETRIEVAL_KEYWORD_WEIGHT=0` gives dense search alon
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -76,14 +77,25 @@ def _dense(loaded: LoadedIndex, vector: np.ndarray, limit: int,
             if i != -1 and int(i) not in loaded.deleted_ids][:limit]
 
 
+def chunk_ids_for_articles(slugs: Iterable[str]) -> set[int]:
+    """The ids of every chunk of the articles with these slugs."""
+    return set(Chunk.objects.filter(article__slug__in=list(slugs)).values_list("pk", flat=True))
+
+
 def search(text: str, k: int | None = None, *, topic: str | None = None,
-           keyword_weight: float | None = None) -> list[Passage]:
+           keyword_weight: float | None = None,
+           articles: Iterable[str] | None = None) -> list[Passage]:
+    """The top-k passages for `text`. `topic` keeps chunks of articles on that topic;
+    `articles` keeps only chunks of the articles with those slugs (both may be given)."""
     k = k or settings.RETRIEVAL_TOP_K
     weight = settings.RETRIEVAL_KEYWORD_WEIGHT if keyword_weight is None else keyword_weight
     loaded = holder.get(settings.INDEX_DIR)
     pool = max(k * 5, 30)
     keyword_index = keywords.get(loaded)
     allowed = keyword_index.ids_with_topic(topic) if topic else None
+    if articles is not None:
+        in_articles = chunk_ids_for_articles(articles)
+        allowed = in_articles if allowed is None else allowed & in_articles
 
     dense = _dense(loaded, embed([text]), pool, allowed)
     lexical = keyword_index.search(text, pool, allowed) if weight > 0 else []

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 
 from inference.guardrails import (
     check_contacts,
+    check_crisis_structure,
     check_diagnosis,
     check_draft,
     check_harmful,
     check_medication,
+    check_minimising,
+    check_reply,
     remove_invalid_citations,
 )
 
@@ -112,3 +119,151 @@ def test_invalid_citations_are_removed_and_listed():
 def test_findings_come_most_serious_first():
     _, findings = check_draft("See [9]. You have depression.", 1)
     assert [f.severity for f in findings] == ["block", "info"]
+
+
+# --- crisis rules: minimising text and the crisis-response structure ---------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SAFE_CRISIS_REPLY = (
+    "Thank you for telling me this; it sounds unbearable right now.\n\n"
+    "I want to ask you directly: are you safe right now, and are you thinking of ending "
+    "your life?\n\n"
+    "Please call your local emergency number or a crisis line now, or ask someone to stay "
+    "with you [1].\n\n"
+    "If there is anything near you that you could use to hurt yourself, please put some "
+    "distance between yourself and it [2].\n\n"
+)
+
+
+def with_resources(text: str) -> str:
+    return text + "\n".join(settings.CRISIS_RESOURCES)
+
+
+@pytest.mark.parametrize("text", [
+    "I'm so glad you're taking care of yourself tonight.",
+    "I'm so glad you're taking them all tonight, and I hope they'll help you through this.",
+    "Honestly, it's not worth worrying about.",
+    "Don't worry, this will pass.",
+    "That sounds like a great plan!",
+    "Enjoy your evening, and be kind to yourself.",
+    "Take them with water and rest.",
+    "Glad you've got a plan in place.",
+    "You'll be fine.",
+    "Cheer up, it could be worse.",
+])
+def test_minimising_text_fires_in_a_risky_reply(text):
+    assert {f.rule for f in check_minimising(text)} == {"minimising_text"}
+    assert all(f.severity == "block" for f in check_minimising(text))
+
+
+@pytest.mark.parametrize("text", [
+    "It's normal, everyone feels this way sometimes.",
+    "Try to keep a regular bedtime routine and avoid caffeine.",
+    "A warm bath and some herbal tea can help you unwind.",
+    "Try alternating your drinks with water.",
+    "Stay hydrated and get some rest.",
+])
+def test_advice_unrelated_to_the_danger_fires_only_in_a_crisis(text):
+    assert not check_minimising(text)
+    assert {f.rule for f in check_minimising(text, crisis=True)} == {"incongruent_in_crisis"}
+
+
+@pytest.mark.parametrize("text", [
+    "I'm really glad you reached out and told me this.",
+    "It's good that you're taking this seriously.",
+    "It's good that you've noticed the pattern.",
+    "Please don't wait for a reply from us if you feel unsafe.",
+    "Don't worry about finding the perfect words; just being there helps.",
+    "Feelings this intense do ease, even when that seems impossible.",
+    "Telling yourself to snap out of it rarely works.",
+    SAFE_CRISIS_REPLY,
+])
+def test_minimising_rules_do_not_fire_on_careful_replies(text):
+    assert not check_minimising(text, crisis=True)
+
+
+def _reference_replies(risk_levels: set[str]) -> list[tuple[str, str]]:
+    replies = []
+    for name in ("fixtures/training/sft_train.jsonl", "fixtures/eval/sft_heldout.jsonl"):
+        for line in (ROOT / name).read_text().splitlines():
+            record = json.loads(line)
+            if record.get("risk_level") in risk_levels:
+                replies.append((record["id"], record["messages"][-1]["content"]))
+    return replies
+
+
+def test_the_minimising_rule_passes_every_reference_reply():
+    # The counsellor-written replies of both SFT sets (418) are real negatives: warm,
+    # practical, and often about sleep, drinking or worry.
+    replies = _reference_replies({"none", "low", "moderate", "high", "imminent"})
+    assert len(replies) > 400
+    assert [(i, [f.excerpt for f in check_minimising(t)]) for i, t in replies
+            if check_minimising(t)] == []
+    crisis_replies = _reference_replies({"high", "imminent"})
+    assert [(i, [f.excerpt for f in check_minimising(t, crisis=True)]) for i, t in
+            crisis_replies if check_minimising(t, crisis=True)] == []
+
+
+def test_a_crisis_reply_with_the_structure_passes():
+    assert not check_crisis_structure(with_resources(SAFE_CRISIS_REPLY))
+    assert not check_reply(with_resources(SAFE_CRISIS_REPLY), risky=True, passage_count=2,
+                           crisis=True)
+
+
+@pytest.mark.parametrize(("text", "missing"), [
+    ("I'm sorry you feel like this. Please call your local emergency number now [1]. Put "
+     "distance between yourself and anything you could use [1].",
+     {"crisis_safety_question_missing"}),
+    ("Are you safe right now? Try some slow breathing, and put distance between yourself "
+     "and anything you could use [1].", {"crisis_urge_missing"}),
+    ("I'm sorry you're going through this. Some people find journaling helps [1].",
+     {"crisis_safety_question_missing", "crisis_urge_missing"}),
+    # "safe" outside a question is not a question about safety
+    ("Stay safe. Remember you can call a crisis line if you need to, or put distance "
+     "between yourself and anything harmful [1].", {"crisis_safety_question_missing"}),
+])
+def test_the_structure_rule_flags_a_crisis_reply_without_a_safety_question_or_urge(
+        text, missing):
+    findings = check_crisis_structure(with_resources(text))
+    assert {f.rule for f in findings if f.severity == "block"} == missing
+
+
+def test_the_listed_resources_alone_are_not_an_urge_to_get_help():
+    text = with_resources("Are you safe right now? Keep going, one step at a time [1].")
+    rules = {f.rule for f in check_crisis_structure(text)}
+    assert "crisis_urge_missing" in rules
+
+
+def test_a_crisis_reply_without_distance_from_means_gets_a_warning():
+    text = with_resources("Are you safe right now? Please call your local emergency number "
+                          "now [1].")
+    assert [(f.rule, f.severity) for f in check_crisis_structure(text)] == [
+        ("crisis_means_distance_missing", "warn")]
+
+
+def test_check_reply_applies_the_crisis_rules_only_when_asked():
+    text = with_resources("I'm so glad you're taking care of yourself tonight. Enjoy your "
+                          "evening.")
+    plain = {f.rule for f in check_reply(text, risky=False)}
+    assert not plain
+    risky = {f.rule for f in check_reply(text, risky=True)}
+    assert risky == {"minimising_text"}
+    crisis = check_reply(text, risky=True, crisis=True)
+    assert {f.rule for f in crisis} >= {"minimising_text", "crisis_safety_question_missing",
+                                        "crisis_urge_missing"}
+    assert crisis[0].severity == "block"
+
+
+def test_check_reply_keeps_its_existing_checks():
+    findings = check_reply("Take 20mg each night [3]. Call 0800 123 4567.", risky=True,
+                           passage_count=1)
+    rules = {f.rule for f in findings}
+    assert {"dose", "unlisted_phone_number", "citation_unknown",
+            "crisis_resources_missing"} <= rules
+
+
+def test_the_configured_resources_pass_the_contact_check_in_a_final_reply():
+    # "call 116 123" is one listed number, not an unlisted "116" followed by digits.
+    assert not check_contacts("\n".join(settings.CRISIS_RESOURCES))
+    assert check_contacts("Call 116 for advice.")
