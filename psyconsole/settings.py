@@ -263,6 +263,9 @@ DRAFT_REQUEUE_AFTER_SECONDS = env.int("PSY_DRAFT_REQUEUE_AFTER_SECONDS", default
 # A question still without a draft this long after it arrived is shown as "drafting is
 # slow", with "write without a draft": a crisis never waits on the model.
 DRAFT_SLOW_SECONDS = env.int("PSY_DRAFT_SLOW_SECONDS", default=90)
+# A crisis draft is a vetted template; the model's checked opening is offered to the
+# counsellor as a suggestion unless this puts it in the draft (see inference/crisis.py).
+CRISIS_MODEL_OPENING_IN_DRAFT = env.bool("PSY_CRISIS_MODEL_OPENING_IN_DRAFT", default=False)
 # A screener retrained here (`train_screener`) wins over the one the project ships; an
 # empty PSY_SCREENER_SHIPPED_PATH with nothing retrained means the rules alone.
 SCREENER_MODEL_PATH = env.str("PSY_SCREENER_MODEL_PATH",

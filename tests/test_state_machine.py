@@ -78,3 +78,57 @@ def test_only_the_state_module_assigns_status():
     assert offenders == []
     assert assignment.search("q.status = 'approved'")
     assert assignment.search("Question.objects.filter(pk=1).update(status='x')")
+
+
+def test_only_the_state_module_writes_the_fields_a_state_owns():
+    """House rule: the claim, the drafting lease and the cancel request belong to states;
+    nothing outside states.py assigns or updates them directly."""
+    import re
+    from pathlib import Path
+
+    owned = "|".join(states.OWNED_FIELDS)
+    assignment = re.compile(rf"\.(?:{owned})(?:_id)?\s*=[^=]|\.update\([^)]*\b(?:{owned})\s*="
+                            rf"|objects\.create\([^)]*\b(?:{owned})\s*=", re.DOTALL)
+    root = Path(__file__).resolve().parent.parent
+    offenders = []
+    for path in [*root.glob("psyconsole/**/*.py"), *root.glob("inference/**/*.py"),
+                 *root.glob("retrieval/**/*.py")]:
+        if path.name == "states.py" or "migrations" in path.parts:
+            continue
+        if assignment.search(path.read_text()):
+            offenders.append(str(path))
+    assert offenders == []
+    assert assignment.search("q.claimed_by = user")
+    assert assignment.search("Question.objects.filter(pk=1).update(cancel_requested_at=now)")
+
+
+@pytest.mark.parametrize("target", sorted({t for targets in TRANSITIONS.values()
+                                            for t in targets}))
+def test_entering_a_state_clears_the_fields_it_does_not_own(target):
+    """Every owned field is null after a move into a state that does not allow it."""
+    from django.utils import timezone
+
+    from psyconsole.questions.states import OWNED_FIELDS
+
+    sources = [s for s, targets in TRANSITIONS.items() if target in targets]
+    question = _question()
+    Question.objects.filter(pk=question.pk).update(
+        status=sources[0], drafting_lease_expires_at=timezone.now(),
+        cancel_requested_at=timezone.now())
+    states.transition(question, target, states.SYSTEM)
+    question.refresh_from_db()
+    for name, allowed in OWNED_FIELDS.items():
+        if target not in allowed:
+            assert getattr(question, name) is None, (target, name)
+
+
+def test_owned_fields_cannot_be_set_in_a_state_that_does_not_own_them():
+    from django.utils import timezone
+
+    question = _question()
+    with pytest.raises(ValueError, match="drafting_lease_expires_at"):
+        states.transition(question, Status.SCREENED, states.SCREENER,
+                          drafting_lease_expires_at=timezone.now())
+    with pytest.raises(ValueError, match="may not write"):
+        states.change_in_state(question, "cancel_draft", states.SYSTEM,
+                               claim_expires_at=timezone.now())

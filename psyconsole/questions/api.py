@@ -28,6 +28,7 @@ from psyconsole.questions.schemas import (
     AnnotationOut,
     ApproveIn,
     AuditEventOut,
+    BlockedOut,
     EditOut,
     ErrorOut,
     NoteIn,
@@ -143,6 +144,12 @@ def on_service_error(request: HttpRequest, exc: ValidationError) -> HttpResponse
     return _error(request, 422, detail)
 
 
+@api.exception_handler(services.ReplyBlocked)
+def on_reply_blocked(request: HttpRequest, exc: services.ReplyBlocked) -> HttpResponse:
+    return api.create_response(request, {"detail": exc.detail, "findings": exc.findings},
+                               status=422)
+
+
 @api.exception_handler(PermissionDenied)
 def on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
     return _error(request, 403, str(exc) or "Permission denied.")
@@ -252,8 +259,11 @@ def _draft_out(draft: Draft) -> dict[str, Any]:
 
 def _review_out(review: Review) -> dict[str, Any]:
     return {
-        "id": review.pk, "decision": review.decision, "reviewer": _user_label(review.reviewer),
+        "id": review.pk, "question_id": review.question_id, "decision": review.decision,
+        "reviewer": _user_label(review.reviewer),
         "final_text": review.final_text, "reason": review.reason,
+        "findings": review.findings, "overridden": review.overridden,
+        "override_reason": review.override_reason,
         "created_at": review.created_at, "audited_by": _user_label(review.audited_by),
         "audited_at": review.audited_at,
     }
@@ -270,6 +280,7 @@ def _detail_out(request: HttpRequest, question_id: int) -> dict[str, Any]:
         "priority": q.priority, "created_at": q.created_at,
         "claimed_by": _user_label(q.claimed_by), "claim_expires_at": q.claim_expires_at,
         "current_reply": services.current_reply_text(q),
+        "drafting": selectors.drafting_status(q),
         "drafts": [_draft_out(d) for d in q.drafts.all()],
         "reviews": [_review_out(r) for r in q.reviews.all()],
     }
@@ -348,12 +359,26 @@ def save_edit(request: HttpRequest, question_id: int, payload: TextIn) -> Any:
                        "created_at": edit.created_at})
 
 
+@console.post("/questions/{question_id}/write-without-draft",
+              response={200: QuestionDetailOut, **STAFF_ERRORS},
+              summary="Claim and write the reply yourself, without waiting for the model")
+def write_without_draft(request: HttpRequest, question_id: int) -> dict[str, Any]:
+    services.do_write_without_draft(_question(question_id), request.user)
+    return _detail_out(request, question_id)
+
+
 @console.post("/questions/{question_id}/approve",
-              response={200: ReviewOut, **STAFF_ERRORS},
+              response={200: ReviewOut, **{**STAFF_ERRORS, 422: BlockedOut}},
               summary="Approve the reply and deliver it to the client")
 def approve(request: HttpRequest, question_id: int, payload: ApproveIn | None = None) -> Any:
+    """The final text is checked first. Blocking findings (doses, medication advice,
+    diagnosis, unlisted numbers or links, missing crisis resources on a risky question)
+    answer 422 with `detail` and `findings`, unless `override_reason` says why it must go
+    as it is."""
     text = payload.text if payload is not None else None
-    return _review_out(services.do_approve(_question(question_id), request.user, text))
+    override = payload.override_reason if payload is not None else None
+    return _review_out(services.do_approve(_question(question_id), request.user, text,
+                                           override))
 
 
 @console.post("/questions/{question_id}/reject", response={200: ReviewOut, **STAFF_ERRORS},
@@ -391,9 +416,21 @@ def audit_trail(request: HttpRequest, question_id: int) -> list[dict[str, Any]]:
     services.check_can(request.user, "questions.audit_reply")
     return [
         {"id": e.pk, "actor": e.actor_label, "action": e.action, "from_state": e.from_state,
-         "to_state": e.to_state, "reason": e.reason, "created_at": e.created_at}
+         "to_state": e.to_state, "reason": e.reason,
+         "flagged": e.action == "guardrail_override", "data": e.data,
+         "created_at": e.created_at}
         for e in selectors.audit_trail(_question(question_id))
     ]
+
+
+@console.get("/reviews", response={200: list[ReviewOut], **STAFF_ERRORS},
+             summary="Approved replies for the audit (supervisors), as on the audit page")
+def approved_reviews(request: HttpRequest, overridden: bool | None = None
+                     ) -> list[dict[str, Any]]:
+    """Unaudited first; `overridden=true` lists only replies approved over blocking
+    guardrail findings."""
+    services.check_can(request.user, "questions.audit_reply")
+    return [_review_out(r) for r in selectors.approved_reviews(overridden=overridden)[:200]]
 
 
 @console.post("/reviews/{review_id}/annotations",

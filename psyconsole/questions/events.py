@@ -49,10 +49,17 @@ def crisis_alert(question_id: int, risk_level: str) -> None:
     send_on_commit(ALERTS_GROUP, "crisis.alert", question_id=question_id, risk_level=risk_level)
 
 
-
 def draft_progress(question_id: int, text: str, candidate: int) -> None:
     """Text generated so far, sent at once: streaming is not tied to any transaction,
     and a missed message costs nothing because every message carries the whole text."""
     _send(question_group(question_id), {"type": "console.event", "event": "draft.progress",
                                         "question_id": question_id, "candidate": candidate,
                                         "text": text})
+
+
+def drafting_ended(question_id: int, outcome: str, text: str = "") -> None:
+    """The worker finished ("drafted", with the final draft text) or gave up
+    ("draft_failed", "draft_cancelled"), sent after commit. A counsellor writing beside
+    the draft sees it without a reload, which would lose unsaved text."""
+    send_on_commit(question_group(question_id), "drafting.ended", question_id=question_id,
+                   outcome=outcome, text=text)

@@ -153,6 +153,12 @@ class Review(models.Model):
     decision = models.CharField(max_length=16, choices=Decision.choices)
     final_text = models.TextField(blank=True)
     reason = models.TextField(blank=True)
+    findings = models.JSONField(
+        default=list, blank=True,
+        help_text="What the guardrails found in the final text when it was approved.")
+    override_reason = models.TextField(
+        blank=True, help_text="Why the reply was approved despite blocking findings; empty "
+                              "when nothing blocked it. Flagged on the audit page.")
     created_at = models.DateTimeField(auto_now_add=True)
     audited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="audits")
@@ -175,6 +181,15 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_decision_display()} review of question #{self.question_id}"
+
+    @property
+    def overridden(self) -> bool:
+        """Approved over blocking guardrail findings, with a written reason."""
+        return bool(self.override_reason)
+
+    @property
+    def blocking_findings(self) -> list[dict[str, str]]:
+        return [f for f in self.findings or [] if f.get("severity") == "block"]
 
 
 class Annotation(models.Model):

@@ -94,15 +94,48 @@ class DraftOut(Schema):
     created_at: datetime
 
 
+class FindingOut(Schema):
+    rule: str
+    severity: str = Field(..., description='"block" stops an approval; "warn" and "info" '
+                          "are shown only.")
+    detail: str
+    excerpt: str
+
+
 class ReviewOut(Schema):
     id: int
+    question_id: int
     decision: str
     reviewer: str
     final_text: str
     reason: str
+    findings: list[FindingOut] = Field(..., description="What the guardrails found in the "
+                                       "final text when it was approved.")
+    overridden: bool = Field(..., description="Approved over blocking findings, with a "
+                             "written reason: flagged for the supervisor.")
+    override_reason: str
     created_at: datetime
     audited_by: str | None
     audited_at: datetime | None
+
+
+class BlockedOut(Schema):
+    detail: str
+    findings: list[FindingOut]
+
+
+class DraftingOut(Schema):
+    state: str = Field(..., description="drafting, slow, failed, waiting, drafted or closed")
+    in_progress: bool = Field(..., description="The worker is writing a draft now (a "
+                              "counsellor may hold the claim meanwhile).")
+    has_draft: bool
+    message: str
+    offer_write_without_draft: bool
+    slow_at: datetime | None = Field(..., description="When a question still without a "
+                                     "draft counts as slow (PSY_DRAFT_SLOW_SECONDS).")
+    lease_expires_at: datetime | None
+    last_event: str
+    last_event_at: datetime | None
 
 
 class QuestionDetailOut(Schema):
@@ -119,6 +152,7 @@ class QuestionDetailOut(Schema):
     claimed_by: str | None
     claim_expires_at: datetime | None
     current_reply: str
+    drafting: DraftingOut
     drafts: list[DraftOut]
     reviews: list[ReviewOut]
 
@@ -130,6 +164,10 @@ class TextIn(Schema):
 class ApproveIn(Schema):
     text: StrictStr | None = Field(None, description="The final reply; omit to approve the "
                                    "latest saved edit or draft as it stands.")
+    override_reason: StrictStr | None = Field(
+        None, description="Approve despite blocking guardrail findings: why (10 to 2,000 "
+        "characters). Audited, and flagged on the supervisor's audit page.",
+        json_schema_extra={"minLength": 10, "maxLength": 2000})
 
 
 class ReasonIn(Schema):
@@ -186,4 +224,7 @@ class AuditEventOut(Schema):
     from_state: str
     to_state: str
     reason: str
+    flagged: bool = Field(..., description="A guardrail override: a reply approved over "
+                          "blocking findings.")
+    data: dict[str, Any]
     created_at: datetime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -20,7 +21,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from psyconsole.questions.models import AuditEvent, Draft, Question, Review, Status
-from psyconsole.questions.states import OPEN_STATES
+from psyconsole.questions.states import CLOSED_STATES, OPEN_STATES, is_drafting
 
 
 def sla_due_expression() -> Case:
@@ -91,16 +92,81 @@ def alternative_drafts(question: Question, draft: Draft | None) -> QuerySet[Draf
     return question.drafts.filter(candidate__gt=0, id__gt=draft.pk).order_by("candidate")
 
 
+DRAFTING_EVENTS = ("drafting", "drafted", "draft_failed", "draft_cancelled",
+                   "draft_lease_expired")
+DRAFT_FAILURES = {
+    "draft_failed": "the model raised an error",
+    "draft_lease_expired": "the drafting worker stopped before it finished",
+}
+
+
+def drafting_status(question: Question) -> dict[str, Any]:
+    """Where the model's draft stands, in words a counsellor can act on. `state` is one of
+    drafting, slow (no draft after DRAFT_SLOW_SECONDS, drafting or still queued), failed,
+    waiting (queued, not yet slow), drafted, or closed. For slow and failed the console
+    offers "write without a draft"."""
+    now = timezone.now()
+    has_draft = current_draft(question) is not None
+    in_progress = (is_drafting(question) and question.drafting_lease_expires_at is not None
+                   and question.drafting_lease_expires_at > now)
+    last = (question.audit_events.filter(action__in=DRAFTING_EVENTS)
+            .order_by("-created_at", "-id").first())
+    slow_at = question.created_at + timedelta(seconds=settings.DRAFT_SLOW_SECONDS)
+    waited = int((now - question.created_at).total_seconds())
+    failure = DRAFT_FAILURES.get(last.action) if last is not None else None
+    if question.status in CLOSED_STATES:
+        state, message = "closed", ""
+    elif in_progress and (has_draft or now < slow_at):
+        state = "drafting"
+        message = ("The model is writing a new draft." if has_draft else
+                   "The model is writing a draft now. You can claim the question and start "
+                   "your own reply meanwhile; the draft appears beside it.")
+    elif not has_draft and failure is not None:
+        state = "failed"
+        message = (f"Drafting failed: {failure} at {last.created_at:%H:%M:%S}. There is no "
+                   "draft. Write the reply without one.")
+    elif has_draft:
+        state = "drafted"
+        message = "A draft is ready." if failure is None else (
+            f"A draft is ready; the last redraft failed ({failure}).")
+    elif now >= slow_at:
+        state = "slow"
+        message = (f"Drafting is slow: no draft {waited} s after the question arrived"
+                   f"{' (the model is still writing)' if in_progress else ' (still queued)'}."
+                   " Don't wait for it: write without a draft.")
+    else:
+        state = "waiting"
+        message = "Waiting for the model to start a draft."
+    return {
+        "state": state,
+        "in_progress": in_progress,
+        "has_draft": has_draft,
+        "message": message,
+        "offer_write_without_draft": state in ("slow", "failed"),
+        "slow_at": None if has_draft else slow_at,
+        "lease_expires_at": question.drafting_lease_expires_at if in_progress else None,
+        "last_event": last.action if last is not None else "",
+        "last_event_at": last.created_at if last is not None else None,
+    }
+
+
 def delivered_reply(question: Question) -> Review | None:
     if question.status != Status.DELIVERED:
         return None
     return question.reviews.filter(decision=Review.Decision.APPROVED).first()
 
 
-def approved_reviews() -> QuerySet[Review]:
-    return (Review.objects.filter(decision=Review.Decision.APPROVED)
-            .select_related("question", "reviewer", "draft", "audited_by")
-            .order_by("audited_at", "-created_at"))
+def approved_reviews(*, overridden: bool | None = None) -> QuerySet[Review]:
+    """Approved replies for the audit: unaudited first, and among those the ones
+    approved over blocking guardrail findings first."""
+    reviews = (Review.objects.filter(decision=Review.Decision.APPROVED)
+               .select_related("question", "reviewer", "draft", "audited_by")
+               .annotate(is_overridden=Case(When(override_reason="", then=Value(False)),
+                                            default=Value(True), output_field=BooleanField())))
+    if overridden is not None:
+        reviews = reviews.filter(is_overridden=overridden)
+    return reviews.order_by(F("audited_at").asc(nulls_first=True), "-is_overridden",
+                            "-created_at")
 
 
 def audit_trail(question: Question) -> QuerySet[AuditEvent]:

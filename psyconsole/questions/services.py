@@ -64,6 +64,10 @@ def check_text(value: object, *, field: str, max_chars: int, required: bool = Tr
         # What a decoder leaves for bytes that were not valid UTF-8.
         raise ValidationError({field: f"{field} contains characters that are not valid "
                                       "UTF-8."})
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        # A lone surrogate ("\ud800" in JSON) decodes but can never be stored or hashed.
+        raise ValidationError({field: f"{field} contains a lone surrogate, which is not "
+                                      "valid Unicode text."})
     cleaned = unicodedata.normalize("NFC", value).strip()
     if required and not cleaned:
         raise ValidationError({field: f"{field} must not be empty."})
@@ -232,7 +236,9 @@ CANCEL_POLL_SECONDS = 0.5
 
 class _DraftWatch:
     """Streams text to the console at most every STREAM_INTERVAL_SECONDS, and notices a
-    counsellor's cancel by polling the database at most every CANCEL_POLL_SECONDS."""
+    counsellor's cancel, or the question leaving drafting altogether (approved without a
+    draft, closed, withdrawn: its lease is then cleared), by polling the database at most
+    every CANCEL_POLL_SECONDS."""
 
     def __init__(self, question_id: int) -> None:
         self.question_id = question_id
@@ -252,7 +258,8 @@ class _DraftWatch:
         if not self.cancelled and now - self._polled_at >= CANCEL_POLL_SECONDS:
             self._polled_at = now
             self.cancelled = Question.objects.filter(
-                pk=self.question_id, cancel_requested_at__isnull=False).exists()
+                Q(cancel_requested_at__isnull=False) | Q(drafting_lease_expires_at__isnull=True),
+                pk=self.question_id).exists()
         return self.cancelled
 
 
@@ -265,17 +272,9 @@ def check_redraft_request(instruction: object, candidates: object) -> tuple[str,
 
 
 def _expire_drafting_lease(question: Question, actor: Actor, now: datetime) -> bool:
-    """Returns a question whose drafting lease lapsed (its worker died) to `screened`.
-    False if someone else got there first."""
-    try:
-        states.transition(question, Status.SCREENED, actor, action="draft_lease_expired",
-                          reason="the drafting worker did not finish in time",
-                          from_states={Status.DRAFTING},
-                          extra_condition=Q(drafting_lease_expires_at__lt=now),
-                          drafting_lease_expires_at=None)
-    except TransitionError:
-        return False
-    return True
+    """Ends a drafting lease that lapsed (its worker died): an unclaimed question returns
+    to `screened`, a claimed one stays claimed. False if someone else got there first."""
+    return states.expire_drafting_lease(question, actor, now)
 
 
 # Crisis questions are drafted alone, at the top priority, never in a batch.
@@ -285,39 +284,46 @@ NEVER_BATCHED = [level for level in LEVELS if at_least(level, "high")]
 def _start_drafting(question_id: int, *, redraft: bool, instruction: str
                     ) -> tuple[Question, datetime] | None:
     """Takes the drafting lease on a question with one conditional UPDATE; None if the
-    question is gone, already drafted, or being drafted under a live lease."""
+    question is gone, already drafted, or being drafted under a live lease.
+
+    A question a counsellor claimed before its first draft is drafted too: the lease
+    sits beside the claim (see states.py), and the draft is shown beside their text."""
     question = Question.objects.filter(pk=question_id).first()
     if question is None:
         return None
     now = timezone.now()
-    if (question.status == Status.DRAFTING and question.drafting_lease_expires_at
+    if (question.status in (Status.DRAFTING, Status.IN_REVIEW)
+            and question.drafting_lease_expires_at
             and question.drafting_lease_expires_at < now
             and not _expire_drafting_lease(question, states.WORKER, now)):
         return None
     lease = now + timedelta(seconds=settings.DRAFT_LEASE_SECONDS)
     startable = {Status.SCREENED, Status.DRAFTED} if redraft else {Status.SCREENED}
+    if not redraft and not question.drafts.exists():
+        startable.add(Status.IN_REVIEW)  # claimed before its first draft
     try:
-        states.transition(question, Status.DRAFTING, states.WORKER, from_states=startable,
-                          reason=instruction or ("redraft requested" if redraft else ""),
-                          drafting_lease_expires_at=lease, cancel_requested_at=None)
+        question = states.start_drafting(
+            question, states.WORKER, lease, from_states=startable,
+            reason=instruction or ("redraft requested" if redraft else ""))
     except TransitionError:
         logger.info("Question #%s is not waiting for a draft; skipped", question_id)
         return None
-    events.question_changed(question.pk, Status.DRAFTING, question.risk_level)
+    events.question_changed(question.pk, question.status, question.risk_level)
     return question, lease
 
 
 def _give_back(question: Question, lease: datetime, action: str, reason: str) -> None:
+    """Ends the lease without a draft (failed or cancelled); a claimed question stays
+    claimed. The audit event is what the console shows as "drafting failed"."""
     back_to = Status.DRAFTED if question.drafts.exists() else Status.SCREENED
     with transaction.atomic():
         try:
-            states.transition(question, back_to, states.WORKER, action=action,
-                              reason=reason, from_states={Status.DRAFTING},
-                              extra_condition=Q(drafting_lease_expires_at=lease),
-                              drafting_lease_expires_at=None, cancel_requested_at=None)
-            events.question_changed(question.pk, back_to, question.risk_level)
+            now_status = states.end_drafting(question, states.WORKER, lease, action=action,
+                                             unclaimed_to=back_to, reason=reason)
         except TransitionError:
-            pass
+            return
+        events.question_changed(question.pk, now_status, question.risk_level)
+        events.drafting_ended(question.pk, action)
 
 
 def _finish_drafting(question: Question, lease: datetime, composed: list[ComposedDraft],
@@ -326,12 +332,11 @@ def _finish_drafting(question: Question, lease: datetime, composed: list[Compose
 
     with transaction.atomic():
         try:
-            states.transition(question, Status.DRAFTED, states.WORKER,
-                              from_states={Status.DRAFTING},
-                              extra_condition=Q(drafting_lease_expires_at=lease),
-                              data={"model_version": composed[0].model_name,
-                                    "candidates": len(composed)},
-                              drafting_lease_expires_at=None)
+            # A question claimed meanwhile stays claimed: the draft is added beside the
+            # counsellor's text, never over it (the worker never writes ReplyEdit).
+            now_status = states.end_drafting(
+                question, states.WORKER, lease, action="drafted", unclaimed_to=Status.DRAFTED,
+                data={"model_version": composed[0].model_name, "candidates": len(composed)})
         except TransitionError:
             logger.info("Question #%s changed while drafting; draft discarded", question.pk)
             return []
@@ -347,7 +352,8 @@ def _finish_drafting(question: Question, lease: datetime, composed: list[Compose
             )
             for i, c in enumerate(composed)
         ]
-        events.question_changed(question.pk, Status.DRAFTED, question.risk_level)
+        events.question_changed(question.pk, now_status, question.risk_level)
+        events.drafting_ended(question.pk, "drafted", drafts[0].text)
     return drafts
 
 
@@ -377,6 +383,7 @@ def do_generate_draft(question_id: int, *, redraft: bool = False, instruction: s
             watch.candidate = candidate
             composed.append(compose_draft(
                 question.text, risky=question.is_risky, instruction=instruction,
+                risk_level=question.risk_level, factors=question.risk_factors,
                 on_text=watch.on_text, should_stop=watch.should_stop,
                 sample_seed=None if candidate == 0 else candidate,
                 passages=composed[0].passages if composed else None,  # retrieve once
@@ -421,7 +428,8 @@ def do_generate_drafts_together(leased: list[tuple[Question, datetime]]
     watches = [_DraftWatch(q.pk) for q, _ in leased]
     try:
         composed = compose_drafts([
-            DraftRequest(q.text, q.is_risky, on_text=w.on_text, should_stop=w.should_stop)
+            DraftRequest(q.text, q.is_risky, on_text=w.on_text, should_stop=w.should_stop,
+                         risk_level=q.risk_level, factors=q.risk_factors)
             for (q, _), w in zip(leased, watches, strict=True)])
     except Exception:
         for question, lease in leased:
@@ -440,13 +448,13 @@ def do_generate_drafts_together(leased: list[tuple[Question, datetime]]
 def do_cancel_draft(question: Question, user: AbstractBaseUser) -> None:
     """Asks the worker to stop the draft in progress; it notices within a second."""
     check_can(user, "questions.claim_question")
-    with transaction.atomic():
-        updated = Question.objects.filter(pk=question.pk, status=Status.DRAFTING).update(
-            cancel_requested_at=timezone.now())
-        if not updated:
-            raise TransitionError(f"Question #{question.pk} is not being drafted.")
-        states.record_event(question, Actor.of(user), "cancel_draft",
-                            from_state=Status.DRAFTING, to_state=Status.DRAFTING)
+    question.refresh_from_db()
+    if question.status == Status.IN_REVIEW:
+        check_holds_claim(question, user)
+    try:
+        states.request_cancel(question, Actor.of(user))
+    except TransitionError as exc:
+        raise TransitionError(f"Question #{question.pk} is not being drafted.") from exc
 
 
 def do_sweep_stuck_drafts() -> list[int]:
@@ -455,14 +463,16 @@ def do_sweep_stuck_drafts() -> list[int]:
     was lost). Re-queuing is safe because drafting is idempotent."""
     now = timezone.now()
     requeued = []
-    for question in Question.objects.filter(status=Status.DRAFTING,
+    for question in Question.objects.filter(status__in=[Status.DRAFTING, Status.IN_REVIEW],
                                             drafting_lease_expires_at__lt=now):
         if _expire_drafting_lease(question, states.SYSTEM, now):
             queue_draft(question)
             requeued.append(question.pk)
     waiting_since = now - timedelta(seconds=settings.DRAFT_REQUEUE_AFTER_SECONDS)
-    for question in Question.objects.filter(status=Status.SCREENED, drafts__isnull=True,
-                                            updated_at__lt=waiting_since):
+    # A claimed question still waiting for its first draft is drafted beside the claim.
+    for question in Question.objects.filter(Q(status=Status.SCREENED) | Q(
+            status=Status.IN_REVIEW, drafting_lease_expires_at__isnull=True),
+            drafts__isnull=True, updated_at__lt=waiting_since):
         # Touching updated_at spaces the requeues out, so a long but healthy queue is
         # not flooded with duplicate tasks.
         Question.objects.filter(pk=question.pk).update(updated_at=now)
@@ -495,48 +505,63 @@ def _lease_end() -> timezone.datetime:
     return timezone.now() + timedelta(seconds=settings.CLAIM_LEASE_SECONDS)
 
 
+# Where a counsellor may claim from: every open state but `received` (not yet screened,
+# which takes milliseconds) and `in_review` (already claimed; renewed below). Drafting
+# included: a crisis is never blocked by the model.
+CLAIMABLE = frozenset({Status.SCREENED, Status.DRAFTING, Status.DRAFTED, Status.ESCALATED})
+TAKE_NEXT = [Status.SCREENED, Status.DRAFTING, Status.DRAFTED]
+
+
 def do_claim(question: Question, user: AbstractBaseUser) -> Question:
-    """Claims a question for review. A claim is a lease: it lapses if abandoned."""
+    """Claims a question for review. A claim is a lease: it lapses if abandoned.
+
+    A question being drafted can be claimed too: the worker keeps writing beside the
+    claim, and the counsellor can write their own reply at once."""
     check_can(user, "questions.claim_question")
-    actor = Actor.of(user)
     now = timezone.now()
+    question.refresh_from_db()
     if question.status == Status.ESCALATED:
         check_can(user, "questions.audit_reply")
     if question.status == Status.IN_REVIEW:
         # Renew our own claim, or take over one whose lease has lapsed.
-        with transaction.atomic():
-            previous = question.claimed_by_id
-            taken = Question.objects.filter(
-                Q(claimed_by=user) | Q(claim_expires_at__lt=now),
-                pk=question.pk, status=Status.IN_REVIEW,
-            ).update(claimed_by=user, claim_expires_at=_lease_end(), updated_at=now)
-            if not taken:
-                raise TransitionError(f"Question #{question.pk} is claimed by someone else.")
-            states.record_event(question, actor, "claim", from_state=Status.IN_REVIEW,
-                                to_state=Status.IN_REVIEW,
-                                reason="renewed" if previous == user.pk else "lapsed claim "
-                                "taken over")
-        question.refresh_from_db()
+        previous = question.claimed_by_id
+        try:
+            question = states.renew_claim(
+                question, user, _lease_end(), now=now,
+                reason="renewed" if previous == user.pk else "lapsed claim taken over")
+        except TransitionError as exc:
+            raise TransitionError(f"Question #{question.pk} is claimed by someone "
+                                  "else.") from exc
         return question
-    question = states.transition(
-        question, Status.IN_REVIEW, actor, action="claim",
-        from_states={Status.SCREENED, Status.DRAFTED, Status.ESCALATED},
-        claimed_by=user, claim_expires_at=_lease_end(),
-        first_claimed_at=Coalesce(F("first_claimed_at"), Value(now)),
-    )
+    question = states.claim(question, user, _lease_end(), from_states=CLAIMABLE,
+                            first_claimed_at=Coalesce(F("first_claimed_at"), Value(now)))
     events.question_changed(question.pk, question.status, question.risk_level)
     return question
 
 
+def do_write_without_draft(question: Question, user: AbstractBaseUser) -> Question:
+    """The counsellor chooses not to wait for the model: claims the question (if not
+    already theirs) and writes the reply themselves. Their text goes through the same
+    final-text check as any reply."""
+    question.refresh_from_db()
+    if not (question.status == Status.IN_REVIEW and question.claimed_by_id == user.pk):
+        question = do_claim(question, user)
+    states.record_event(question, Actor.of(user), "write_without_draft",
+                        from_state=question.status, to_state=question.status,
+                        data={"drafting": states.is_drafting(question)})
+    return question
+
+
 def do_take_next(user: AbstractBaseUser) -> Question | None:
-    """Claims the most urgent unclaimed question. Rows another counsellor is claiming
-    at this moment are skipped (SKIP LOCKED), and the claim itself is a conditional
-    update, so two counsellors never get the same question."""
+    """Claims the most urgent unclaimed question (risk, then SLA, then age), drafting or
+    not. Rows another counsellor is claiming at this moment are skipped (SKIP LOCKED),
+    and the claim itself is a conditional update, so two counsellors never get the same
+    question."""
     check_can(user, "questions.claim_question")
     for _ in range(5):
         with transaction.atomic():
             candidate = (selectors.queue()
-                         .filter(status__in=[Status.SCREENED, Status.DRAFTED])
+                         .filter(status__in=TAKE_NEXT)
                          .select_for_update(skip_locked=True, of=("self",))
                          .first())
             if candidate is None:
@@ -580,11 +605,19 @@ def do_override_risk(question: Question, user: AbstractBaseUser, risk_level: obj
 
 def do_release(question: Question, user: AbstractBaseUser, reason: str = "") -> Question:
     check_can(user, "questions.claim_question")
+    question.refresh_from_db()
     check_holds_claim(question, user)
-    back_to = Status.DRAFTED if question.drafts.exists() else Status.SCREENED
+    now = timezone.now()
+    condition = Q(claimed_by=user)
+    if question.drafting_lease_expires_at and question.drafting_lease_expires_at > now:
+        # The worker is still writing: the question goes back to drafting, lease intact.
+        back_to = Status.DRAFTING
+        condition &= Q(drafting_lease_expires_at__gt=now)
+    else:
+        back_to = Status.DRAFTED if question.drafts.exists() else Status.SCREENED
     question = states.transition(
         question, back_to, Actor.of(user), action="release", reason=reason,
-        extra_condition=Q(claimed_by=user), claimed_by=None, claim_expires_at=None,
+        extra_condition=condition, claimed_by=None, claim_expires_at=None,
     )
     events.question_changed(question.pk, question.status, question.risk_level)
     if back_to == Status.SCREENED:
@@ -614,27 +647,113 @@ def current_reply_text(question: Question) -> str:
     return draft.text if draft is not None else ""
 
 
-def do_approve(question: Question, user: AbstractBaseUser, text: object = None) -> Review:
-    """A named professional approves the reply; it is then delivered to the client."""
+MIN_OVERRIDE_REASON_CHARS = 10
+
+
+class ReplyBlocked(ValidationError):
+    """The final text has blocking guardrail findings and no override was given."""
+
+    def __init__(self, findings: list[dict[str, str]]) -> None:
+        self.findings = findings
+        blocking = [f for f in findings if f["severity"] == "block"]
+        listed = "; ".join(f"{f['rule']}" + (f" \u201c{f['excerpt']}\u201d" if f["excerpt"]
+                                              else "") for f in blocking)
+        self.detail = (f"Not sent: the reply has {len(blocking)} blocking finding"
+                       f"{'' if len(blocking) == 1 else 's'} ({listed}). Change the text, or "
+                       "override with a written reason.")
+        super().__init__({"text": [self.detail]})
+
+
+def check_override_reason(value: object) -> str | None:
+    """None when no override is asked for; otherwise the cleaned reason."""
+    if value is None:
+        return None
+    reason = check_text(value, field="override_reason", max_chars=MAX_REASON_CHARS)
+    if len(reason) < MIN_OVERRIDE_REASON_CHARS:
+        raise ValidationError({"override_reason": "override_reason must say why, in at least "
+                                                  f"{MIN_OVERRIDE_REASON_CHARS} characters."})
+    return reason
+
+
+def _reply_basis(question: Question) -> Draft | None:
+    """The draft the current reply is based on: the latest edit's, or the current draft
+    when the reply is that draft as it stands; None when written without one."""
+    edit = question.edits.first()
+    if edit is not None:
+        return edit.based_on
+    return selectors.current_draft(question)
+
+
+def check_final_text(question: Question, text: str, basis: Draft | None
+                     ) -> list[dict[str, str]]:
+    """The guardrails run on the counsellor's final text (inference.guardrails.check_reply),
+    against the sources of the draft it is based on."""
+    import inspect
+
+    from inference.guardrails import check_reply
+
+    passages = basis.passages if basis is not None else []
+    kwargs: dict[str, object] = {
+        "risky": question.is_risky, "passage_count": len(passages),
+        "allowed_urls": [p.get("url", "") for p in passages if p.get("url")],
+    }
+    if "crisis" in inspect.signature(check_reply).parameters:
+        kwargs["crisis"] = at_least(question.risk_level, RiskLevel.HIGH)
+    return [f.as_dict() for f in check_reply(text, **kwargs)]
+
+
+def do_approve(question: Question, user: AbstractBaseUser, text: object = None,
+               override_reason: object = None) -> Review:
+    """A named professional approves the reply; it is then delivered to the client.
+
+    The final text is checked first. Blocking findings (doses, medication advice,
+    diagnosis, unlisted numbers or links, missing crisis resources on a risky question)
+    stop the approval with ReplyBlocked, unless `override_reason` says why it must go as
+    it is: the override is audited and stored on the Review for the supervisor."""
     check_can(user, "questions.approve_reply")
+    override = check_override_reason(override_reason)
+    if text is not None:
+        text = check_text(text, field="text", max_chars=MAX_REPLY_CHARS)
     actor = Actor.of(user)
-    with transaction.atomic():
-        question = Question.objects.select_for_update().get(pk=question.pk)
-        check_holds_claim(question, user)
-        if text is not None:
-            do_save_edit(question, user, text)
-        final_text = check_text(current_reply_text(question), field="text",
-                                max_chars=MAX_REPLY_CHARS)
-        review = Review.objects.create(
-            question=question, draft=selectors.current_draft(question), reviewer=user,
-            decision=Review.Decision.APPROVED, final_text=final_text,
-        )
-        states.transition(question, Status.APPROVED, actor, action="approve",
-                          extra_condition=Q(claimed_by=user), data={"review_id": review.pk},
-                          claimed_by=None, claim_expires_at=None)
-        states.transition(question, Status.DELIVERED, states.SYSTEM, action="deliver",
-                          reason="published on the client's tracking page")
-        events.question_changed(question.pk, Status.DELIVERED, question.risk_level)
+    try:
+        with transaction.atomic():
+            question = Question.objects.select_for_update().get(pk=question.pk)
+            check_holds_claim(question, user)
+            if text is not None and text != current_reply_text(question):
+                do_save_edit(question, user, text)
+            final_text = check_text(current_reply_text(question), field="text",
+                                    max_chars=MAX_REPLY_CHARS)
+            basis = _reply_basis(question)
+            findings = check_final_text(question, final_text, basis)
+            blocking = [f for f in findings if f["severity"] == "block"]
+            if blocking and override is None:
+                raise ReplyBlocked(findings)
+            review = Review.objects.create(
+                question=question, draft=basis, reviewer=user,
+                decision=Review.Decision.APPROVED, final_text=final_text,
+                findings=findings, override_reason=override if blocking else "",
+            )
+            if blocking:
+                states.record_event(question, actor, "guardrail_override",
+                                    from_state=question.status, to_state=question.status,
+                                    reason=override or "",
+                                    data={"review_id": review.pk, "findings": blocking})
+            states.transition(question, Status.APPROVED, actor, action="approve",
+                              extra_condition=Q(claimed_by=user),
+                              data={"review_id": review.pk,
+                                    "findings": [f["rule"] for f in findings],
+                                    "overridden": bool(blocking)},
+                              claimed_by=None, claim_expires_at=None)
+            states.transition(question, Status.DELIVERED, states.SYSTEM, action="deliver",
+                              reason="published on the client's tracking page")
+            events.question_changed(question.pk, Status.DELIVERED, question.risk_level)
+    except ReplyBlocked as exc:
+        # Nothing of the approval is written, but the refusal is audited.
+        states.record_event(question, actor, "approval_blocked", from_state=question.status,
+                            to_state=question.status, reason=exc.detail,
+                            data={"findings": [f for f in exc.findings
+                                               if f["severity"] == "block"]})
+        raise
     return review
 
 

@@ -1,13 +1,48 @@
-"""The question state machine. This module is the only writer of `Question.status`.
+"""The question state machine. This module is the only writer of `Question.status` and of
+the fields that belong to a state: the claim (`claimed_by`, `claim_expires_at`), the
+drafting lease (`drafting_lease_expires_at`) and the cancel request
+(`cancel_requested_at`).
 
-Each transition is one conditional UPDATE (`WHERE id = ? AND status = ?`), so two
-processes racing for the same question cannot both win, and each writes an
-append-only AuditEvent in the same transaction.
+Each change is one conditional UPDATE (`WHERE id = ? AND status = ?`, plus a lease check
+where one applies), so two processes racing for the same question cannot both win, and
+each writes an append-only AuditEvent in the same transaction.
+
+A crisis is never blocked by the model
+--------------------------------------
+A counsellor may claim a question in any open state, including while the worker writes
+its draft. Drafting is therefore two things: the `drafting` status (the worker holds the
+lease and nobody has claimed the question) and a *marker beside a claim* (`in_review`
+with `drafting_lease_expires_at` set: the counsellor holds the claim while the worker
+keeps writing). Claiming a drafting question moves it to `in_review` and keeps the
+lease; when the draft is finished, failed or cancelled the lease is cleared and the
+question stays claimed by that counsellor. A claimed question that has no draft yet can
+also be leased by the worker (`start_drafting`), so a claim made before drafting starts
+still gets its draft.
+
+Why `in_review` plus a marker, not a claim orthogonal to every status: everything a
+counsellor does (edit, approve, reject, escalate, release) already requires `in_review`
+and the claim, so those checks, the queue and the one-approved-reply rule stay as they
+are, with one table. An orthogonal claim would make every counsellor action valid in
+`drafting` too and double the table. The worker only ever adds Draft rows; it never
+writes ReplyEdit, so a draft that arrives cannot overwrite the counsellor's text.
+
+The tables
+----------
+- TRANSITIONS: which status may follow which.
+- OWNED_FIELDS: in which states each owned field may be set. A transition clears every
+  owned field its target state does not allow, so a closed question never keeps a claim
+  or a lease (and a worker whose lease was cleared knows its draft is no longer wanted).
+- IN_STATE_CHANGES: the changes that keep the status (renewing a claim, the worker's
+  lease beside a claim, a cancel request): which states they may happen in and which
+  owned fields they may write. `change_in_state` refuses anything else.
+
+`tests/test_state_machine.py` checks that no module but this one writes these fields.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -23,10 +58,12 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.RECEIVED: frozenset({S.SCREENED, S.WITHDRAWN}),
     S.SCREENED: frozenset({S.DRAFTING, S.IN_REVIEW, S.ESCALATED, S.WITHDRAWN}),
     # drafting -> screened: the draft failed or its worker died; the question is redraftable.
-    S.DRAFTING: frozenset({S.DRAFTED, S.SCREENED, S.WITHDRAWN}),
+    # drafting -> in_review: claimed while the draft is written; the lease stays.
+    S.DRAFTING: frozenset({S.DRAFTED, S.SCREENED, S.IN_REVIEW, S.WITHDRAWN}),
     S.DRAFTED: frozenset({S.DRAFTING, S.IN_REVIEW, S.ESCALATED, S.WITHDRAWN}),
+    # in_review -> drafting: released while the worker is still writing the draft.
     S.IN_REVIEW: frozenset({S.APPROVED, S.REJECTED, S.ESCALATED, S.DRAFTED, S.SCREENED,
-                            S.WITHDRAWN}),
+                            S.DRAFTING, S.WITHDRAWN}),
     S.ESCALATED: frozenset({S.IN_REVIEW, S.WITHDRAWN}),
     S.APPROVED: frozenset({S.DELIVERED}),
     S.DELIVERED: frozenset(),
@@ -37,6 +74,28 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 OPEN_STATES = frozenset({S.RECEIVED, S.SCREENED, S.DRAFTING, S.DRAFTED, S.IN_REVIEW,
                          S.ESCALATED})
 CLOSED_STATES = frozenset(TRANSITIONS) - OPEN_STATES
+
+# The states in which each owned field may be set (non-null).
+OWNED_FIELDS: dict[str, frozenset[str]] = {
+    "claimed_by": frozenset({S.IN_REVIEW}),
+    "claim_expires_at": frozenset({S.IN_REVIEW}),
+    "drafting_lease_expires_at": frozenset({S.DRAFTING, S.IN_REVIEW}),
+    "cancel_requested_at": frozenset({S.DRAFTING, S.IN_REVIEW}),
+}
+
+_CLAIM = frozenset({"claimed_by", "claim_expires_at"})
+_LEASE = frozenset({"drafting_lease_expires_at", "cancel_requested_at"})
+
+# Changes that keep the status: action -> (states it may happen in, fields it may write).
+IN_STATE_CHANGES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "claim": (frozenset({S.IN_REVIEW}), _CLAIM),  # renew, or take over a lapsed claim
+    "drafting": (frozenset({S.IN_REVIEW}), _LEASE),  # the worker starts beside a claim
+    "drafted": (frozenset({S.IN_REVIEW}), _LEASE),
+    "draft_failed": (frozenset({S.IN_REVIEW}), _LEASE),
+    "draft_cancelled": (frozenset({S.IN_REVIEW}), _LEASE),
+    "draft_lease_expired": (frozenset({S.IN_REVIEW}), _LEASE),
+    "cancel_draft": (frozenset({S.DRAFTING, S.IN_REVIEW}), frozenset({"cancel_requested_at"})),
+}
 
 
 class TransitionError(Exception):
@@ -65,6 +124,13 @@ def can_transition(from_state: str, to_state: str) -> bool:
     return to_state in TRANSITIONS.get(from_state, frozenset())
 
 
+def is_drafting(question: Question) -> bool:
+    """Whether the worker holds a drafting lease on the question (with or without a
+    claim beside it)."""
+    return (question.status in OWNED_FIELDS["drafting_lease_expires_at"]
+            and question.drafting_lease_expires_at is not None)
+
+
 def record_event(
     question: Question | None,
     actor: Actor,
@@ -87,6 +153,12 @@ def record_event(
     )
 
 
+def _check_owned(state: str, fields: dict[str, Any]) -> None:
+    for name, value in fields.items():
+        if name in OWNED_FIELDS and value is not None and state not in OWNED_FIELDS[name]:
+            raise ValueError(f"{name} cannot be set on a question that is {state}.")
+
+
 def transition(
     question: Question,
     to_state: str,
@@ -102,11 +174,14 @@ def transition(
     """Moves `question` to `to_state` and sets `fields`, or raises TransitionError.
 
     `from_states` narrows where the move may start (by default, any state that allows
-    it); `extra_condition` adds to the WHERE clause, for example a lease check.
+    it); `extra_condition` adds to the WHERE clause, for example a lease check. Owned
+    fields that `to_state` does not allow are cleared.
     """
+    _check_owned(to_state, fields)
     allowed_from = {s for s, targets in TRANSITIONS.items() if to_state in targets}
     if from_states is not None:
         allowed_from &= set(from_states)
+    cleared = {name: None for name, states in OWNED_FIELDS.items() if to_state not in states}
     with transaction.atomic():
         current = Question.objects.filter(pk=question.pk).values_list("status", flat=True).first()
         if current is None:
@@ -119,7 +194,7 @@ def transition(
         if extra_condition is not None:
             condition &= extra_condition
         updated = Question.objects.filter(condition).update(
-            status=to_state, updated_at=timezone.now(), **fields
+            status=to_state, updated_at=timezone.now(), **{**cleared, **fields}
         )
         if updated != 1:
             raise TransitionError(
@@ -129,6 +204,138 @@ def transition(
                      reason=reason, data=data)
     question.refresh_from_db()
     return question
+
+
+def change_in_state(
+    question: Question,
+    action: str,
+    actor: Actor,
+    *,
+    reason: str = "",
+    extra_condition: Q | None = None,
+    data: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Question:
+    """Writes owned fields without moving the status, as IN_STATE_CHANGES allows for
+    `action`, with one conditional UPDATE and an audit event; or raises TransitionError."""
+    states, writable = IN_STATE_CHANGES[action]
+    if not set(fields) <= writable:
+        raise ValueError(f"{action} may not write {sorted(set(fields) - writable)}.")
+    with transaction.atomic():
+        current = Question.objects.filter(pk=question.pk).values_list("status", flat=True).first()
+        if current is None:
+            raise TransitionError(f"Question #{question.pk} does not exist.")
+        if current not in states:
+            raise TransitionError(f"Question #{question.pk} is {current}; {action} is not "
+                                  "possible now.")
+        _check_owned(current, fields)
+        condition = Q(pk=question.pk, status=current)
+        if extra_condition is not None:
+            condition &= extra_condition
+        updated = Question.objects.filter(condition).update(updated_at=timezone.now(), **fields)
+        if updated != 1:
+            raise TransitionError(f"Question #{question.pk} changed under us; {action} is not "
+                                  "possible now.")
+        record_event(question, actor, action, from_state=current, to_state=current,
+                     reason=reason, data=data)
+    question.refresh_from_db()
+    return question
+
+
+# --- the drafting lease, with or without a claim beside it ---------------------------
+
+def start_drafting(question: Question, actor: Actor, lease: datetime, *,
+                   from_states: frozenset[str] | set[str], reason: str = "") -> Question:
+    """The worker takes the drafting lease. An unclaimed question in `from_states` moves
+    to `drafting`; a claimed one (`in_review` in `from_states`, with no lease) keeps its
+    claim and gets the lease beside it. Raises TransitionError if neither is possible."""
+    for _ in range(3):  # a claim or release between our read and our update: look again
+        current = Question.objects.filter(pk=question.pk).values_list("status", flat=True).first()
+        if current not in from_states:
+            break
+        try:
+            if current == S.IN_REVIEW:
+                return change_in_state(
+                    question, "drafting", actor, reason=reason,
+                    extra_condition=Q(drafting_lease_expires_at__isnull=True),
+                    drafting_lease_expires_at=lease, cancel_requested_at=None)
+            return transition(question, S.DRAFTING, actor, reason=reason,
+                              from_states={current}, drafting_lease_expires_at=lease,
+                              cancel_requested_at=None)
+        except TransitionError:
+            continue
+    raise TransitionError(f"Question #{question.pk} is not waiting for a draft.")
+
+
+def end_drafting(question: Question, actor: Actor, lease: datetime, *, action: str,
+                 unclaimed_to: str, reason: str = "",
+                 data: dict[str, Any] | None = None) -> str:
+    """The worker ends its lease: an unclaimed question moves to `unclaimed_to`; a claimed
+    one stays claimed, with the lease cleared. Returns the status after; raises
+    TransitionError if the lease is no longer this worker's (the question was closed,
+    or the lease lapsed and was taken over)."""
+    mine = Q(drafting_lease_expires_at=lease)
+    for _ in range(3):
+        current = Question.objects.filter(pk=question.pk).values_list("status", flat=True).first()
+        try:
+            if current == S.DRAFTING:
+                transition(question, unclaimed_to, actor, action=action, reason=reason,
+                           from_states={S.DRAFTING}, extra_condition=mine, data=data)
+                return unclaimed_to
+            if current == S.IN_REVIEW:
+                change_in_state(question, action, actor, reason=reason, extra_condition=mine,
+                                data=data, drafting_lease_expires_at=None,
+                                cancel_requested_at=None)
+                return S.IN_REVIEW
+        except TransitionError:
+            continue
+        break
+    raise TransitionError(f"Question #{question.pk} is no longer drafted under this lease.")
+
+
+def expire_drafting_lease(question: Question, actor: Actor, now: datetime) -> bool:
+    """Ends a lease that lapsed (its worker died): an unclaimed question returns to
+    `screened`, a claimed one stays claimed. False if someone else got there first."""
+    lapsed = Q(drafting_lease_expires_at__lt=now)
+    reason = "the drafting worker did not finish in time"
+    try:
+        if question.status == S.IN_REVIEW:
+            change_in_state(question, "draft_lease_expired", actor, reason=reason,
+                            extra_condition=lapsed, drafting_lease_expires_at=None,
+                            cancel_requested_at=None)
+        else:
+            transition(question, S.SCREENED, actor, action="draft_lease_expired",
+                       reason=reason, from_states={S.DRAFTING}, extra_condition=lapsed)
+    except TransitionError:
+        return False
+    return True
+
+
+def request_cancel(question: Question, actor: Actor) -> Question:
+    """Asks the worker to stop the draft in progress."""
+    return change_in_state(question, "cancel_draft", actor,
+                           extra_condition=Q(drafting_lease_expires_at__isnull=False),
+                           cancel_requested_at=timezone.now())
+
+
+# --- claims --------------------------------------------------------------------------
+
+def claim(question: Question, user: AbstractBaseUser, lease: datetime, *,
+          from_states: frozenset[str] | set[str], **fields: Any) -> Question:
+    """Claims an unclaimed question for review, from any of `from_states`; a drafting
+    lease stays, so the worker keeps writing beside the claim."""
+    return transition(question, S.IN_REVIEW, Actor.of(user), action="claim",
+                      from_states=from_states, claimed_by=user, claim_expires_at=lease,
+                      **fields)
+
+
+def renew_claim(question: Question, user: AbstractBaseUser, lease: datetime, *,
+                now: datetime, reason: str) -> Question:
+    """Renews the user's own claim, or takes over one whose lease has lapsed."""
+    return change_in_state(
+        question, "claim", Actor.of(user), reason=reason,
+        extra_condition=Q(claimed_by=user) | Q(claim_expires_at__lt=now),
+        claimed_by=user, claim_expires_at=lease)
 
 
 def create_received(*, actor: Actor, **fields: Any) -> Question:

@@ -129,25 +129,37 @@ def take_next(request: HttpRequest) -> HttpResponse:
 @require_GET
 def question_page(request: HttpRequest, question_id: int) -> HttpResponse:
     question = get_object_or_404(Question, pk=question_id)
-    question = selectors.question_for_staff(question.pk)
+    return render(request, "console/question.html", _question_context(request, question.pk))
+
+
+def _question_context(request: HttpRequest, question_id: int, *, reply_text: str | None = None,
+                      blocked: services.ReplyBlocked | None = None) -> dict[str, Any]:
+    question = selectors.question_for_staff(question_id)
     draft = selectors.current_draft(question)
     mine = question.status == Status.IN_REVIEW and question.claimed_by_id == request.user.pk
     approved = selectors.delivered_reply(question)
-    return render(request, "console/question.html", {
+    if reply_text is None:
+        reply_text = services.current_reply_text(question)
+    return {
         "question": question,
         "draft": draft,
+        "drafting": selectors.drafting_status(question),
         "alternatives": selectors.alternative_drafts(question, draft),
         "redraft_instructions": services.REDRAFT_INSTRUCTIONS,
         "risk_levels": RiskLevel.choices,
         "mine": mine,
-        "reply_form": ReplyForm(initial={"text": services.current_reply_text(question)}),
+        "claimable": question.status in services.CLAIMABLE,
+        "reply_form": ReplyForm(initial={"text": reply_text}),
         "reason_form": ReasonForm(),
         "annotation_form": AnnotationForm(),
+        "blocked": blocked,
+        "override_max_chars": services.MAX_REASON_CHARS,
+        "override_min_chars": services.MIN_OVERRIDE_REASON_CHARS,
         "approved": approved,
         "can_see_contact": selectors.can_see_contact(request.user),
         "audit_events": selectors.audit_trail(question)
         if request.user.has_perm("questions.audit_reply") else None,
-    })
+    }
 
 
 def _int(value: str) -> int | str:
@@ -160,7 +172,10 @@ def _run(request: HttpRequest, question: Question, action: str) -> str:
         "claim": lambda: services.do_claim(question, user),
         "release": lambda: services.do_release(question, user),
         "save": lambda: services.do_save_edit(question, user, request.POST.get("text", "")),
-        "approve": lambda: services.do_approve(question, user, request.POST.get("text")),
+        "approve": lambda: services.do_approve(
+            question, user, request.POST.get("text"),
+            request.POST.get("override_reason") or None),
+        "write": lambda: services.do_write_without_draft(question, user),
         "reject": lambda: services.do_reject(question, user, request.POST.get("reason", "")),
         "escalate": lambda: services.do_escalate(question, user, request.POST.get("reason", "")),
         "redraft": lambda: services.do_request_redraft(
@@ -179,6 +194,8 @@ def _run(request: HttpRequest, question: Question, action: str) -> str:
         "release": "Released back to the queue.",
         "save": "Your edit is saved.",
         "approve": "Approved and delivered to the client.",
+        "write": "You have claimed this question: write your reply; it is checked before "
+                 "it is sent.",
         "reject": "Closed without a reply.",
         "escalate": "Escalated to a supervisor.",
         "redraft": "A new draft has been requested.",
@@ -194,6 +211,12 @@ def question_action(request: HttpRequest, question_id: int, action: str) -> Http
     question = get_object_or_404(Question, pk=question_id)
     try:
         messages.success(request, _run(request, question, action))
+    except services.ReplyBlocked as exc:
+        # Shown on the page itself, with the counsellor's text kept and an override box.
+        messages.error(request, exc.detail)
+        return render(request, "console/question.html", _question_context(
+            request, question.pk, reply_text=request.POST.get("text"), blocked=exc),
+            status=422)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     except (TransitionError, PermissionDenied) as exc:
@@ -227,7 +250,8 @@ def annotate(request: HttpRequest, review_id: int) -> HttpResponse:
 @permission_required("questions.audit_reply", raise_exception=True)
 @require_GET
 def audit_page(request: HttpRequest) -> HttpResponse:
-    reviews = list(selectors.approved_reviews()[:100])
+    reviews = list(selectors.approved_reviews(
+        overridden=True if request.GET.get("overridden") else None)[:100])
     for review in reviews:
         draft_text = review.draft.text if review.draft else ""
         review.diff = list(difflib.unified_diff(

@@ -8,6 +8,55 @@
   const questionPage = document.querySelector(".question-page");
   let delay = 1000;
 
+  function isThisQuestion(msg) {
+    return questionPage && Number(questionPage.dataset.questionId) === Number(msg.question_id);
+  }
+
+  function showDraft(text, label) {
+    const live = document.getElementById("live-draft");
+    if (!live) { return; }
+    live.hidden = false;
+    live.querySelector("pre").textContent = text;
+    const l = live.querySelector(".live-label");
+    if (l) { l.textContent = label; }
+    const beside = document.querySelector(".write-beside");
+    if (beside) { beside.classList.add("with-live"); }
+  }
+
+  // Says plainly where the draft stands, and offers "write without a draft" when it
+  // failed or is slow.
+  function setStatus(text, offerWriting) {
+    const box = document.getElementById("drafting-status");
+    if (!box) { return; }
+    box.querySelector(".drafting-message").textContent = text;
+    if (offerWriting) {
+      box.classList.add("drafting-slow");
+      const form = box.querySelector(".write-without-draft");
+      if (form) { form.hidden = false; }
+    }
+  }
+
+  if (questionPage) {
+    const box = document.getElementById("drafting-status");
+    if (box && box.dataset.slowAt) {
+      const wait = Date.parse(box.dataset.slowAt) - Date.now();
+      setTimeout(() => {
+        if (box.dataset.state === "drafted") { return; }
+        setStatus("Drafting is slow: there is still no draft. Don't wait for it: write without a draft.", true);
+      }, Math.max(0, wait));
+    }
+    const insert = document.querySelector(".insert-draft");
+    if (insert) {
+      insert.addEventListener("click", () => {
+        const area = document.querySelector(".editor textarea");
+        const text = document.querySelector("#live-draft pre").textContent;
+        if (!area || !text) { return; }
+        area.value = area.value.trim() ? area.value.replace(/\s+$/, "") + "\n\n" + text : text;
+        area.focus();
+      });
+    }
+  }
+
   function showAlert(msg) {
     const box = document.getElementById("alerts");
     const div = document.createElement("div");
@@ -26,13 +75,21 @@
     socket.onmessage = (event) => {
       const msg = JSON.parse(event.data);
       if (msg.event === "crisis.alert") { showAlert(msg); }
-      if (msg.event === "draft.progress" && questionPage
-          && Number(questionPage.dataset.questionId) === Number(msg.question_id)) {
-        const live = document.getElementById("live-draft");
-        if (live) {
-          live.hidden = false;
-          live.querySelector("pre").textContent = String(msg.text);
-          document.getElementById("live-candidate").textContent = String(Number(msg.candidate) + 1);
+      if (msg.event === "draft.progress" && isThisQuestion(msg)) {
+        // The streamed draft goes beside the counsellor's text, never into it.
+        showDraft(String(msg.text), "The model's draft, being written now");
+        document.getElementById("live-candidate").textContent = String(Number(msg.candidate) + 1);
+      }
+      if (msg.event === "drafting.ended" && isThisQuestion(msg)) {
+        if (msg.outcome === "drafted") {
+          showDraft(String(msg.text), "The model's draft (finished; your text is unchanged)");
+          setStatus("A draft is ready beside your reply.", false);
+          const box = document.getElementById("drafting-status");
+          if (box) { box.dataset.state = "drafted"; }
+        } else if (msg.outcome === "draft_failed") {
+          setStatus("Drafting failed: there is no draft. Write the reply without one.", true);
+        } else {
+          setStatus("The draft was stopped. Write the reply without one.", true);
         }
       }
       if (msg.event === "question.changed") {

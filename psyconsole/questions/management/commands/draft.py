@@ -38,7 +38,9 @@ class Command(BaseCommand):
             # This process only: the worker keeps the active version.
             settings.LLM_MODEL_VERSION = options["model"]
         screening = screen(text)
-        draft = compose_draft(text, risky=at_least(screening.risk_level, "moderate"))
+        draft = compose_draft(text, risky=at_least(screening.risk_level, "moderate"),
+                              risk_level=screening.risk_level,
+                              factors=screening.factors_as_json())
         result = {
             "risk_level": screening.risk_level,
             "model": draft.model_name,
