@@ -117,6 +117,9 @@ OVERDOSE = (
     r"(?:i'?ve|i have|i|just|already) (?:taken|took|swallowed) (?:a lot of|loads of|all (?:of )?"
     r"(?:my|the)|too many|way too many|the whole (?:box|bottle|packet))|"
     r"(?:already|just) (?:took|taken|swallowed) (?:them|it|the pills|the tablets|everything)|"
+    r"(?:took|taken|swallowed) (?:some|a few|a handful of|the|my|\w+'s) ?(?:\w+ )?(?:pills|"
+    r"tablets|meds)[^.!?\n]{0,40}to (?:make (?:it|everything) (?:all )?stop|stop (?:feeling|"
+    r"everything|the pain)|end it|sleep forever|not wake up)|"
     r"(?:took|taken|takin|taking|swallowed|swallowing) (?:them|the pills|the tablets) all|"
     r"(?:the )?(?:pills|tablets|bottle|blade|rope)(?: are| is)? (?:right )?(?:here,? )?(?:in "
     r"front of me|"
@@ -179,6 +182,8 @@ METHOD_SEEKING = (
     rf"hang|poison|drown|off) (?:my ?self|themselves|yourself|oneself|my life|it all)"
     rf"|how to (?:kill|hang|poison|off|unalive) (?:my ?self|yourself|oneself)"
     rf"|how to (?:end (?:my|your|one'?s) life|commit suicide|die painlessly)"
+    rf"|(?:a|any|some) way (?:for me )?to (?:go|die|end it|slip away|fall asleep forever) "
+    rf"(?:peacefully|painlessly|quietly|in my sleep|like (?:she|he|they) did)"
     rf"|how (?:high|tall|far)[^.?!\n]{{0,30}}(?:to (?:die|not survive|make sure|be fatal)|"
     rf"fatal|lethal|survive)"
     rf"|(?:which|what) (?:bridge|building|height|drop|train|poison)[^.?!\n]{{0,40}}"
@@ -244,6 +249,7 @@ THIRD_PARTY_WISH = (
     r"(?:swallowed|taken|took|kha li)\w* (?:all|a lot|loads|bahut|un mont[oó]n|(?:his|her|"
     r"their) (?:meds|pills|tablets))|empty (?:medicine |pill )?packets|"
     r"(?:to|going to|gonna) end it|wanted to die|nicht mehr leben"
+    r"|(?:today|tonight) is the (?:day|night)|won'?t be coming back"
     r"|(?:hurting|hitting|beating|attacking|strangling|choking) (?:his|her|their) (?:wife|"
     r"husband|partner|girlfriend|boyfriend|kids?|child|baby|mum|mom|dad)"
 )
@@ -259,13 +265,15 @@ THIRD_PARTY_NOW = (
     r"morning|(?:an|one|two|\d+) (?:hours?|minutes?|mins?) ago|won'?t wake up|won'?t come "
     r"(?:back|out|home)|bleeding|(?:at|on|by) the (?:station|cliffs?|reservoir|bridge|river|"
     r"balcony|ledge|roof|edge|tracks)|parked by|ledge|eingeschlossen|ne r[ée]pond plus|"
-    r"nie odbiera|no contesta|isn'?t answering|not answering"
+    r"nie odbiera|no contesta|isn'?t answering|not answering|in an hour|in (?:a few|\d+) "
+    r"(?:hours?|minutes?)|after (?:his|her|their) shift|today"
 )
 
 RULES: list[tuple[str, str, re.Pattern[str]]] = [
     ("ideation", "high", re.compile(rf"\b(?:{KILL_MYSELF})", re.IGNORECASE)),
     ("self_harm", "high", re.compile(rf"\b(?:{SELF_HARM})", re.IGNORECASE)),
     ("harm_to_others", "high", re.compile(rf"\b(?:want to|going to|gonna|will|could|might|"
+                                          rf"(?:so |very |really )?close to|"
                                           rf"i'?ll|urge to|thoughts? (?:of|about)|imagin\w*|"
                                           rf"fantasi[sz]\w*(?: about)?|thinking about) "
                                           rf"(?:(?:seriously|properly|actually) )?"
@@ -455,8 +463,12 @@ def _third_party_emergency(text: str) -> tuple[list[RuleHit], bool]:
     if strong:
         return [_hit("third_party_emergency", "high", strong[0])], True
     if THIRD_PARTY_NOW_RULE.search(text) and not _PAST.search(text):
+        # The other person must be named in the sentence before the sign: "Said goodbye
+        # to my friends today" is the writer's own goodbye.
         wish = [m for m in THIRD_PARTY_WISH_RULE.finditer(text)
                 if not _NEGATION.search(text[max(0, m.start() - 30):m.start()])
-                and not _said_of_the_writer(text, m)]
+                and not _said_of_the_writer(text, m)
+                and re.search(rf"\b{_SUBJECT}\b|\b(?:he|she|they)\b",
+                              re.split(r"[.!?\n]", text[:m.start()])[-1], re.IGNORECASE)]
         return [_hit("third_party_emergency", "high", m) for m in wish[:1]], False
     return [], False
