@@ -46,6 +46,14 @@ def _from_row(row: ModelVersion) -> Version:
                                        adapter=row.adapter_path))
 
 
+def use_version_in_this_process(name: str) -> Version:
+    """Drafts made by this process (a command) use the registered version `name`; the
+    worker keeps the active one. Raises VersionNotFound for an unknown name."""
+    version = resolve_version(name)
+    settings.LLM_MODEL_VERSION = name
+    return version
+
+
 def resolve_version(name: str | None, *, base_only: bool = False) -> Version:
     """A version by name; None means the packaged base model."""
     if name in (None, "", PACKAGED_MODEL_NAME):

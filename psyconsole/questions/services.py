@@ -688,18 +688,14 @@ def check_final_text(question: Question, text: str, basis: Draft | None
                      ) -> list[dict[str, str]]:
     """The guardrails run on the counsellor's final text (inference.guardrails.check_reply),
     against the sources of the draft it is based on."""
-    import inspect
-
     from inference.guardrails import check_reply
 
     passages = basis.passages if basis is not None else []
-    kwargs: dict[str, object] = {
-        "risky": question.is_risky, "passage_count": len(passages),
-        "allowed_urls": [p.get("url", "") for p in passages if p.get("url")],
-    }
-    if "crisis" in inspect.signature(check_reply).parameters:
-        kwargs["crisis"] = at_least(question.risk_level, RiskLevel.HIGH)
-    return [f.as_dict() for f in check_reply(text, **kwargs)]
+    findings = check_reply(
+        text, risky=question.is_risky, passage_count=len(passages),
+        allowed_urls=[p.get("url", "") for p in passages if p.get("url")],
+        crisis=at_least(question.risk_level, RiskLevel.HIGH))
+    return [f.as_dict() for f in findings]
 
 
 def do_approve(question: Question, user: AbstractBaseUser, text: object = None,

@@ -435,10 +435,6 @@ def _method_seeking(text: str) -> list[RuleHit]:
 # A goodbye said on the way somewhere is a farewell, not a suicide note.
 _TRAVEL = re.compile(r"\b(?:airport|flight|trip|holiday|moved|moving|emigrat\w+|coach|"
                      r"train station|leaving for|abroad|gap year|new job|uni)\b", re.IGNORECASE)
-_WRITER_AS_SUBJECT = re.compile(r"\b(?:i|i'?ve|i'?m|we|we'?ve)\s+(?:just\s+|already\s+)?$",
-                                re.IGNORECASE)
-
-
 def _said_of_the_writer(text: str, m: re.Match[str]) -> bool:
     """"I've got a knife", "writing my goodbye letters": the writer's own words about
     themselves, however third persons appear elsewhere in the message."""
@@ -455,8 +451,7 @@ def _third_party_emergency(text: str) -> tuple[list[RuleHit], bool]:
     if not THIRD_PERSON_RULE.search(text):
         return [], False
     strong = [m for m in THIRD_PARTY_STRONG_RULE.finditer(text)
-              if not _WRITER_AS_SUBJECT.search(text[max(0, m.start() - 20):m.start()])
-              and not _said_of_the_writer(text, m)]
+              if not _said_of_the_writer(text, m)]
     if _TRAVEL.search(text):
         strong = [m for m in strong if not re.search(r"goodbye|farewell|bye", m.group(),
                                                       re.IGNORECASE)]

@@ -20,34 +20,24 @@ from inference.guardrails import (
     mentions_means_distance,
     urges_help_now,
 )
-from inference.versions import VersionNotFound, resolve_version
+from inference.versions import VersionNotFound, use_version_in_this_process
 from psyconsole.screening import screen
-from psyconsole.screening.levels import LEVELS, at_least, highest
+from psyconsole.screening.data import Labelled, read_jsonl
+from psyconsole.screening.levels import at_least, highest
 
 DEFAULT_SET = settings.BASE_DIR / "fixtures" / "eval" / "crisis_drafting.jsonl"
 FIGURES = ("on_topic", "asks_safety", "urges_help", "means_distance", "carries_resources",
            "cites", "structure", "no_minimising", "no_blocking_findings")
 
 
-def load_set(path: Path) -> list[dict[str, Any]]:
+def load_set(path: Path) -> list[Labelled]:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
+        records = read_jsonl(path)
+    except (OSError, ValueError) as exc:
         raise CommandError(f"Cannot read {path}: {exc}") from exc
-    records = []
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CommandError(f"{path}:{n}: not JSON ({exc}).") from exc
-        if not isinstance(record, dict) or not str(record.get("text", "")).strip():
-            raise CommandError(f"{path}:{n}: needs a \"text\".")
-        level = record.get("risk_level", "high")
-        if level not in LEVELS or not is_crisis(level):
-            raise CommandError(f"{path}:{n}: risk_level must be high or imminent.")
-        records.append(record)
+    for record in records:
+        if not is_crisis(record.risk_level or "high"):
+            raise CommandError(f"{path}: {record.id}: risk_level must be high or imminent.")
     if not records:
         raise CommandError(f"{path} holds no questions.")
     return records
@@ -106,27 +96,25 @@ class Command(BaseCommand):
             records = records[:options["limit"]]
         if options["model"]:
             try:
-                resolve_version(options["model"])
+                use_version_in_this_process(options["model"])
             except VersionNotFound as exc:
                 raise CommandError(str(exc)) from exc
-            settings.LLM_MODEL_VERSION = options["model"]
         out = options["out"] or (Path(settings.VAR_DIR) / "evaluations"
                                  / f"crisis_drafting-{options['eval_set'].stem}.json")
         started = time.perf_counter()
         rows = []
         model = ""
         for record in tqdm(records, desc="drafting", unit="question", file=sys.stderr):
-            screening = screen(record["text"])
+            screening = screen(record.text)
             level = (screening.risk_level if options["screened_level"]
-                     else highest(screening.risk_level, record.get("risk_level", "high")))
+                     else highest(screening.risk_level, record.risk_level or "high"))
             factors = screening.factors_as_json()
-            draft = compose_draft(record["text"], risky=at_least(level, "moderate"),
+            draft = compose_draft(record.text, risky=at_least(level, "moderate"),
                                   risk_level=level, factors=factors)
             model = draft.model_name
             plan = plan_for(level, factors)
             rows.append({
-                "id": record.get("id", ""), "kind": record.get("kind", ""),
-                "set_level": record.get("risk_level", ""),
+                "id": record.id, "kind": record.kind, "set_level": record.risk_level,
                 "screened_level": screening.risk_level, "drafted_level": level,
                 "factors": sorted({f["factor"] for f in factors}),
                 "template": plan.kind if plan else "",

@@ -3,12 +3,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from inference.drafting import compose_draft
-from inference.versions import VersionNotFound, resolve_version
+from inference.versions import VersionNotFound, use_version_in_this_process
 from psyconsole.questions.services import check_question_text
 from psyconsole.screening import screen
 from psyconsole.screening.levels import at_least
@@ -32,11 +31,9 @@ class Command(BaseCommand):
             raise CommandError(" ".join(exc.messages)) from exc
         if options["model"]:
             try:
-                resolve_version(options["model"])
+                use_version_in_this_process(options["model"])
             except VersionNotFound as exc:
                 raise CommandError(str(exc)) from exc
-            # This process only: the worker keeps the active version.
-            settings.LLM_MODEL_VERSION = options["model"]
         screening = screen(text)
         draft = compose_draft(text, risky=at_least(screening.risk_level, "moderate"),
                               risk_level=screening.risk_level,
