@@ -88,12 +88,16 @@ CORE_ARTICLES = [
 ]
 
 
-@pytest.fixture(scope="session")
-def core_articles_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("articles")
-    for slug in CORE_ARTICLES:
+def copy_articles(directory: Path, slugs: list[str]) -> Path:
+    """A folder holding these fixture articles, for a test corpus."""
+    for slug in slugs:
         shutil.copy(ROOT / "fixtures" / "articles" / f"{slug}.md", directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def core_articles_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_articles(tmp_path_factory.mktemp("articles"), CORE_ARTICLES)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from inference import crisis, drafting
 from inference.generation import Generation
 from inference.guardrails import check_crisis_structure, check_minimising
 from retrieval.service import search
-from tests.conftest import ROOT
+from tests.conftest import copy_articles
 
 # Every crisis article, and the unrelated articles the issue saw a crisis draft grounded
 # in ("Cutting Down on Drinking", "When Your Mind Races at Night", "Drugs and Mental
@@ -37,10 +36,7 @@ def factor(name: str, evidence: str = "") -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def crisis_articles_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("crisis-articles")
-    for slug in ARTICLES:
-        shutil.copy(ROOT / "fixtures" / "articles" / f"{slug}.md", directory)
-    return directory
+    return copy_articles(tmp_path_factory.mktemp("crisis-articles"), ARTICLES)
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from psyconsole.questions import states
@@ -60,22 +63,21 @@ def test_a_stale_object_cannot_win_a_race():
         states.transition(stale, Status.SCREENED, states.SCREENER)
 
 
+def _modules_outside_states_matching(pattern: re.Pattern[str]) -> list[str]:
+    """The application modules, states.py and migrations apart, whose source matches."""
+    root = Path(__file__).resolve().parent.parent
+    return [str(path) for path in [*root.glob("psyconsole/**/*.py"),
+                                   *root.glob("inference/**/*.py"),
+                                   *root.glob("retrieval/**/*.py")]
+            if path.name != "states.py" and "migrations" not in path.parts
+            and pattern.search(path.read_text())]
+
+
 def test_only_the_state_module_assigns_status():
     """House rule: nothing outside states.py writes Question.status."""
-    import re
-    from pathlib import Path
-
     assignment = re.compile(r"\.status\s*=[^=]|\.update\([^)]*\bstatus\s*=|"
                             r"objects\.create\([^)]*\bstatus\s*=", re.DOTALL)
-    root = Path(__file__).resolve().parent.parent
-    offenders = []
-    for path in [*root.glob("psyconsole/**/*.py"), *root.glob("inference/**/*.py"),
-                 *root.glob("retrieval/**/*.py")]:
-        if path.name == "states.py" or "migrations" in path.parts:
-            continue
-        if assignment.search(path.read_text()):
-            offenders.append(str(path))
-    assert offenders == []
+    assert _modules_outside_states_matching(assignment) == []
     assert assignment.search("q.status = 'approved'")
     assert assignment.search("Question.objects.filter(pk=1).update(status='x')")
 
@@ -83,21 +85,10 @@ def test_only_the_state_module_assigns_status():
 def test_only_the_state_module_writes_the_fields_a_state_owns():
     """House rule: the claim, the drafting lease and the cancel request belong to states;
     nothing outside states.py assigns or updates them directly."""
-    import re
-    from pathlib import Path
-
     owned = "|".join(states.OWNED_FIELDS)
     assignment = re.compile(rf"\.(?:{owned})(?:_id)?\s*=[^=]|\.update\([^)]*\b(?:{owned})\s*="
                             rf"|objects\.create\([^)]*\b(?:{owned})\s*=", re.DOTALL)
-    root = Path(__file__).resolve().parent.parent
-    offenders = []
-    for path in [*root.glob("psyconsole/**/*.py"), *root.glob("inference/**/*.py"),
-                 *root.glob("retrieval/**/*.py")]:
-        if path.name == "states.py" or "migrations" in path.parts:
-            continue
-        if assignment.search(path.read_text()):
-            offenders.append(str(path))
-    assert offenders == []
+    assert _modules_outside_states_matching(assignment) == []
     assert assignment.search("q.claimed_by = user")
     assert assignment.search("Question.objects.filter(pk=1).update(cancel_requested_at=now)")
 
