@@ -13,7 +13,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from psyconsole.embedded_redis import ensure_configured_redis  # noqa: E402
+from psyconsole.broker import ensure_configured_redis  # noqa: E402
 from psyconsole.questions.routing import websocket_urlpatterns  # noqa: E402
 
 ensure_configured_redis()

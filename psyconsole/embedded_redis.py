@@ -74,11 +74,3 @@ def stop(socket_path: Path) -> None:
         # The server closes the connection as it shuts down.
         with contextlib.suppress(redis.ConnectionError):
             _client(socket_path).shutdown(save=True)
-
-
-def ensure_configured_redis() -> None:
-    """Starts the embedded server if the settings point at it; a no-op for a real REDIS_URL."""
-    from django.conf import settings
-
-    if settings.USE_EMBEDDED_REDIS:
-        ensure_running(Path(settings.EMBEDDED_REDIS_SOCKET))

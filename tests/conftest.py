@@ -165,10 +165,11 @@ def staff_api(counsellor: Any) -> Iterator[JsonClient]:
 def make_drafted_question(text: str = "I can't sleep before exams.") -> Any:
     """A screened question with one draft, made without running a model."""
     from inference.models import ModelVersion
-    from psyconsole.questions import services, states
+    from psyconsole.questions import states
     from psyconsole.questions.models import Draft, Status
+    from psyconsole.questions.services import intake
 
-    question = services.do_submit_question(text).question
+    question = intake.do_submit_question(text).question
     states.transition(question, Status.DRAFTING, states.WORKER)
     version, _ = ModelVersion.objects.get_or_create(name="test-model",
                                                     defaults={"base_model": "test"})

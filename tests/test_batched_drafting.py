@@ -7,8 +7,8 @@ import pytest
 from inference.generation import generate_batch
 from inference.loading import get_model
 from inference.prompts import build_messages
-from psyconsole.questions import services
 from psyconsole.questions.models import Draft, Question, Status
+from psyconsole.questions.services import drafting, intake
 
 pytestmark = pytest.mark.django_db
 
@@ -19,13 +19,13 @@ def ready(tiny_model, corpus_index, settings):
 
 
 def _submit(text: str) -> Question:
-    return services.do_submit_question(text).question
+    return intake.do_submit_question(text).question
 
 
 def test_waiting_questions_are_drafted_together(ready):
     first, second, third = (_submit(t) for t in (
         "I can't fall asleep at night", "I feel lonely since I moved", "Exams stress me out"))
-    drafts = services.do_generate_draft(first.pk)
+    drafts = drafting.do_generate_draft(first.pk)
     assert len(drafts) == 1
     for question in (first, second, third):
         question.refresh_from_db()
@@ -34,13 +34,13 @@ def test_waiting_questions_are_drafted_together(ready):
         assert draft.timings["batch_size"] == 3
         assert draft.completion_tokens > 0
     # The other questions' own tasks find them drafted and do nothing.
-    assert services.do_generate_draft(second.pk) == []
+    assert drafting.do_generate_draft(second.pk) == []
     assert Draft.objects.count() == 3
 
 
 def test_a_batch_takes_no_more_than_its_size(ready):
     questions = [_submit(f"I feel low about work, week {n}") for n in range(5)]
-    services.do_generate_draft(questions[0].pk)
+    drafting.do_generate_draft(questions[0].pk)
     statuses = [Question.objects.get(pk=q.pk).status for q in questions]
     assert statuses.count(Status.DRAFTED) == 3
     assert statuses.count(Status.SCREENED) == 2
@@ -50,17 +50,17 @@ def test_a_crisis_question_is_drafted_alone_and_never_batched_in(ready):
     crisis = _submit("I'm going to kill myself tonight")
     calm = _submit("How do I sleep better?")
     assert crisis.risk_level == "imminent"
-    services.do_generate_draft(calm.pk)
+    drafting.do_generate_draft(calm.pk)
     crisis.refresh_from_db()
     assert crisis.status == Status.SCREENED  # left for its own, top-priority task
-    (draft,) = services.do_generate_draft(crisis.pk)
+    (draft,) = drafting.do_generate_draft(crisis.pk)
     assert "batch_size" not in draft.timings
 
 
 def test_batch_size_one_drafts_each_question_alone(ready, settings):
     settings.DRAFT_BATCH_SIZE = 1
     first, second = _submit("I feel anxious"), _submit("I feel tired")
-    services.do_generate_draft(first.pk)
+    drafting.do_generate_draft(first.pk)
     second.refresh_from_db()
     assert second.status == Status.SCREENED
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from psyconsole.questions import selectors, services
+from psyconsole.questions import selectors
 from psyconsole.questions.models import Draft, Question, ReplyEdit, Status
+from psyconsole.questions.services import drafting, intake, review
 from psyconsole.screening.levels import PRIORITY
 from tests.conftest import JsonClient, make_drafted_question
 
@@ -27,8 +28,8 @@ def _with_risk(question: Question, level: str) -> Question:
 
 def _drafting(text: str = CRISIS_TEXT, level: str = "imminent") -> Question:
     """A question the worker has leased and is drafting now (through the real service)."""
-    question = _with_risk(services.do_submit_question(text).question, level)
-    started = services._start_drafting(question.pk, redraft=False, instruction="")
+    question = _with_risk(intake.do_submit_question(text).question, level)
+    started = drafting._start_drafting(question.pk, redraft=False, instruction="")
     assert started is not None
     question.refresh_from_db()
     assert question.status == Status.DRAFTING
@@ -83,10 +84,10 @@ def test_take_next_picks_the_imminent_drafting_question_over_a_moderate_one(coun
     moderate = _with_risk(make_drafted_question("I've been feeling low for weeks"), "moderate")
     imminent = _drafting()
     assert [q.pk for q in selectors.queue()][:2] == [imminent.pk, moderate.pk]
-    taken = services.do_take_next(counsellor)
+    taken = review.do_take_next(counsellor)
     assert taken.pk == imminent.pk
     assert taken.status == Status.IN_REVIEW and taken.drafting_lease_expires_at is not None
-    assert services.do_take_next(counsellor).pk == moderate.pk
+    assert review.do_take_next(counsellor).pk == moderate.pk
 
 
 def test_take_next_through_the_api_during_drafting(staff_api):
@@ -104,9 +105,9 @@ def test_take_next_through_the_api_during_drafting(staff_api):
 ])
 def test_a_question_claimed_before_drafting_still_gets_its_draft(ready, counsellor, text,
                                                                  level):
-    question = _with_risk(services.do_submit_question(text).question, level)
-    services.do_claim(question, counsellor)
-    drafts = services.do_generate_draft(question.pk)
+    question = _with_risk(intake.do_submit_question(text).question, level)
+    review.do_claim(question, counsellor)
+    drafts = drafting.do_generate_draft(question.pk)
     assert len(drafts) == 1
     question.refresh_from_db()
     assert question.status == Status.IN_REVIEW
@@ -115,31 +116,31 @@ def test_a_question_claimed_before_drafting_still_gets_its_draft(ready, counsell
     events = list(question.audit_events.values_list("action", "from_state", "to_state"))
     assert events[-2:] == [("drafting", "in_review", "in_review"),
                            ("drafted", "in_review", "in_review")]
-    assert services.current_reply_text(question) == drafts[0].text
+    assert selectors.current_reply_text(question) == drafts[0].text
     assert selectors.drafting_status(question)["state"] == "drafted"
 
 
 def test_the_worker_does_not_clobber_the_counsellors_edit(ready, counsellor, monkeypatch):
-    question = _with_risk(services.do_submit_question(CRISIS_TEXT).question, "imminent")
+    question = _with_risk(intake.do_submit_question(CRISIS_TEXT).question, "imminent")
     mine = "I'm really glad you told me. Are you safe right now?"
-    original = services._DraftWatch.on_text
+    original = drafting._DraftWatch.on_text
     claimed = []
 
     def claim_and_write_on_first_text(self: Any, text: str) -> None:
         if not claimed:  # a counsellor claims mid-draft and starts writing
             q = Question.objects.get(pk=self.question_id)
             assert q.status == Status.DRAFTING
-            services.do_claim(q, counsellor)
-            services.do_save_edit(q, counsellor, mine)
+            review.do_claim(q, counsellor)
+            review.do_save_edit(q, counsellor, mine)
             claimed.append(True)
         original(self, text)
 
-    monkeypatch.setattr(services._DraftWatch, "on_text", claim_and_write_on_first_text)
-    drafts = services.do_generate_draft(question.pk)
+    monkeypatch.setattr(drafting._DraftWatch, "on_text", claim_and_write_on_first_text)
+    drafts = drafting.do_generate_draft(question.pk)
     assert claimed and len(drafts) == 1
     question.refresh_from_db()
     assert question.status == Status.IN_REVIEW and question.claimed_by == counsellor
-    assert services.current_reply_text(question) == mine
+    assert selectors.current_reply_text(question) == mine
     assert ReplyEdit.objects.get(question=question).text == mine
     assert Draft.objects.get(question=question).text != mine
 
@@ -166,10 +167,10 @@ def _fail_drafting(monkeypatch: Any) -> None:
 
 def test_failed_drafting_is_shown_with_write_without_a_draft(client, counsellor, staff_api,
                                                              monkeypatch):
-    question = _with_risk(services.do_submit_question(CRISIS_TEXT).question, "imminent")
+    question = _with_risk(intake.do_submit_question(CRISIS_TEXT).question, "imminent")
     _fail_drafting(monkeypatch)
     with pytest.raises(RuntimeError):
-        services.do_generate_draft(question.pk)
+        drafting.do_generate_draft(question.pk)
     question.refresh_from_db()
     assert question.status == Status.SCREENED
 
@@ -194,11 +195,11 @@ def test_failed_drafting_is_shown_with_write_without_a_draft(client, counsellor,
 
 
 def test_a_failure_beside_a_claim_keeps_the_claim(counsellor, monkeypatch):
-    question = _with_risk(services.do_submit_question(CRISIS_TEXT).question, "imminent")
-    services.do_claim(question, counsellor)
+    question = _with_risk(intake.do_submit_question(CRISIS_TEXT).question, "imminent")
+    review.do_claim(question, counsellor)
     _fail_drafting(monkeypatch)
     with pytest.raises(RuntimeError):
-        services.do_generate_draft(question.pk)
+        drafting.do_generate_draft(question.pk)
     question.refresh_from_db()
     assert question.status == Status.IN_REVIEW and question.claimed_by == counsellor
     assert question.drafting_lease_expires_at is None

@@ -70,10 +70,10 @@ def test_retrieve_rejects_bad_arguments(corpus_index, args):
 def test_drafting_status_shows_the_model_and_what_is_waiting(db, tiny_model, settings):
     from django.conf import settings as live
 
-    from psyconsole.questions import services
+    from psyconsole.questions.services import intake
     from psyconsole.questions.tasks import draft_question
 
-    services.do_submit_question("I can't sleep")
+    intake.do_submit_question("I can't sleep")
     def status() -> dict:
         out = io.StringIO()
         call_command("drafting_status", "--json", stdout=out)

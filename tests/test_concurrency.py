@@ -8,8 +8,8 @@ from threading import Barrier
 import pytest
 from django.db import connection
 
-from psyconsole.questions import services
 from psyconsole.questions.models import Question, Status
+from psyconsole.questions.services import review
 from psyconsole.questions.states import TransitionError
 from tests.conftest import make_drafted_question, make_user
 
@@ -24,7 +24,7 @@ def test_parallel_claims_of_one_question_have_one_winner():
     def claim(user) -> bool:
         try:
             barrier.wait()
-            services.do_claim(Question.objects.get(pk=question.pk), user)
+            review.do_claim(Question.objects.get(pk=question.pk), user)
             return True
         except TransitionError:
             return False
@@ -47,7 +47,7 @@ def test_twenty_parallel_take_next_calls_never_claim_the_same_question():
     def take(user) -> int | None:
         try:
             barrier.wait()
-            taken = services.do_take_next(user)
+            taken = review.do_take_next(user)
             return taken.pk if taken else None
         finally:
             connection.close()

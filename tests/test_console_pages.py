@@ -80,10 +80,10 @@ def test_unknown_actions_are_404(client, counsellor):
 
 def test_only_supervisors_reach_the_audit_page(client, counsellor, supervisor):
     question = make_drafted_question()
-    from psyconsole.questions import services
+    from psyconsole.questions.services import review
 
-    services.do_claim(question, counsellor)
-    review = services.do_approve(question, counsellor, "A reply.")
+    review.do_claim(question, counsellor)
+    review = review.do_approve(question, counsellor, "A reply.")
     client.force_login(counsellor)
     assert client.get("/console/audit/").status_code == 403
     client.force_login(supervisor)

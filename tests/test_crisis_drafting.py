@@ -364,11 +364,11 @@ def test_batched_requests_still_take_the_crisis_path(crisis_index, monkeypatch):
 # --- the real path, with the tiny model ------------------------------------------------
 
 def test_the_worker_drafts_a_crisis_question_with_the_template(tiny_model, crisis_index):
-    from psyconsole.questions import services
+    from psyconsole.questions.services import drafting, intake
 
-    question = services.do_submit_question(PILLS).question
+    question = intake.do_submit_question(PILLS).question
     assert question.risk_level == "imminent"
-    (draft,) = services.do_generate_draft(question.pk)
+    (draft,) = drafting.do_generate_draft(question.pk)
     assert_crisis_structure(draft.text)
     assert {p["article_slug"] for p in draft.passages} <= set(crisis.CRISIS_ARTICLES)
     assert draft.passages[0]["article_slug"] == crisis.WHAT_TO_DO_NOW

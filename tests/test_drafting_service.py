@@ -8,8 +8,9 @@ import pytest
 from django.conf import settings
 
 from inference.drafting import post_process
-from psyconsole.questions import services, states
+from psyconsole.questions import states
 from psyconsole.questions.models import Draft, Question, Status
+from psyconsole.questions.services import drafting, intake
 from retrieval.service import Passage
 
 pytestmark = pytest.mark.django_db
@@ -21,8 +22,8 @@ def ready(tiny_model, corpus_index):
 
 
 def test_it_drafts_a_grounded_reply_and_records_how(ready):
-    question = services.do_submit_question("I can't fall asleep at night").question
-    (draft,) = services.do_generate_draft(question.pk)
+    question = intake.do_submit_question("I can't fall asleep at night").question
+    (draft,) = drafting.do_generate_draft(question.pk)
     question.refresh_from_db()
     assert question.status == Status.DRAFTED
     assert draft.model_version.name == "tiny-smollm2"
@@ -36,34 +37,34 @@ def test_it_drafts_a_grounded_reply_and_records_how(ready):
 
 
 def test_drafting_twice_makes_one_draft(ready):
-    question = services.do_submit_question("I feel lonely").question
-    services.do_generate_draft(question.pk)
-    assert services.do_generate_draft(question.pk) == []
+    question = intake.do_submit_question("I feel lonely").question
+    drafting.do_generate_draft(question.pk)
+    assert drafting.do_generate_draft(question.pk) == []
     assert Draft.objects.filter(question=question).count() == 1
 
 
 def test_a_question_under_a_live_drafting_lease_is_not_drafted_again(ready):
-    question = services.do_submit_question("I feel lonely").question
+    question = intake.do_submit_question("I feel lonely").question
     states.transition(question, Status.DRAFTING, states.WORKER,
                       drafting_lease_expires_at="2999-01-01T00:00:00Z")
-    assert services.do_generate_draft(question.pk) == []
+    assert drafting.do_generate_draft(question.pk) == []
     assert not Draft.objects.exists()
 
 
 def test_an_expired_drafting_lease_is_taken_over(ready):
-    question = services.do_submit_question("I feel lonely").question
+    question = intake.do_submit_question("I feel lonely").question
     states.transition(question, Status.DRAFTING, states.WORKER,
                       drafting_lease_expires_at="2000-01-01T00:00:00Z")
-    assert services.do_generate_draft(question.pk)
+    assert drafting.do_generate_draft(question.pk)
     actions = list(question.audit_events.values_list("action", flat=True))
     assert "draft_lease_expired" in actions
 
 
 def test_a_failed_draft_leaves_the_question_redraftable(tiny_model, settings, tmp_path):
     settings.INDEX_DIR = tmp_path / "no-index"
-    question = services.do_submit_question("I feel lonely").question
+    question = intake.do_submit_question("I feel lonely").question
     with pytest.raises(RuntimeError):
-        services.do_generate_draft(question.pk)
+        drafting.do_generate_draft(question.pk)
     question.refresh_from_db()
     assert question.status == Status.SCREENED
     assert question.drafting_lease_expires_at is None
@@ -71,14 +72,14 @@ def test_a_failed_draft_leaves_the_question_redraftable(tiny_model, settings, tm
 
 
 def test_a_withdrawn_question_is_not_drafted(ready):
-    question = services.do_submit_question("Never mind").question
-    services.do_withdraw(question)
-    assert services.do_generate_draft(question.pk) == []
+    question = intake.do_submit_question("Never mind").question
+    intake.do_withdraw(question)
+    assert drafting.do_generate_draft(question.pk) == []
 
 
 def test_risky_questions_get_crisis_resources_whatever_the_model_wrote(ready):
-    question = services.do_submit_question("I keep thinking about suicide").question
-    (draft,) = services.do_generate_draft(question.pk)
+    question = intake.do_submit_question("I keep thinking about suicide").question
+    (draft,) = drafting.do_generate_draft(question.pk)
     for line in settings.CRISIS_RESOURCES:
         assert line in draft.text
     assert any(f["rule"] == "crisis_resources_added" for f in draft.findings)
@@ -115,14 +116,14 @@ def test_post_processing_does_not_duplicate_resources_already_present():
 
 
 def test_the_sweeper_requeues_drafts_whose_worker_died(settings):
-    stalled = services.do_submit_question("I feel lonely").question
+    stalled = intake.do_submit_question("I feel lonely").question
     states.transition(stalled, Status.DRAFTING, states.WORKER,
                       drafting_lease_expires_at="2000-01-01T00:00:00Z")
-    live = services.do_submit_question("I feel low").question
+    live = intake.do_submit_question("I feel low").question
     states.transition(live, Status.DRAFTING, states.WORKER,
                       drafting_lease_expires_at="2999-01-01T00:00:00Z")
     settings.DRAFT_REQUEUE_AFTER_SECONDS = 3600
-    assert services.do_sweep_stuck_drafts() == [stalled.pk]
+    assert drafting.do_sweep_stuck_drafts() == [stalled.pk]
     stalled.refresh_from_db()
     live.refresh_from_db()
     assert (stalled.status, live.status) == (Status.SCREENED, Status.DRAFTING)
@@ -130,25 +131,25 @@ def test_the_sweeper_requeues_drafts_whose_worker_died(settings):
 
 
 def test_the_sweeper_requeues_questions_left_without_a_draft(settings):
-    waiting = services.do_submit_question("I feel lonely").question
+    waiting = intake.do_submit_question("I feel lonely").question
     settings.DRAFT_REQUEUE_AFTER_SECONDS = 3600
-    assert services.do_sweep_stuck_drafts() == []
+    assert drafting.do_sweep_stuck_drafts() == []
     settings.DRAFT_REQUEUE_AFTER_SECONDS = -1
-    assert services.do_sweep_stuck_drafts() == [waiting.pk]
+    assert drafting.do_sweep_stuck_drafts() == [waiting.pk]
 
 
 def test_the_sweeper_waits_again_after_a_requeue(settings):
-    services.do_submit_question("I feel lonely")
+    intake.do_submit_question("I feel lonely")
     settings.DRAFT_REQUEUE_AFTER_SECONDS = -1
-    assert len(services.do_sweep_stuck_drafts()) == 1
+    assert len(drafting.do_sweep_stuck_drafts()) == 1
     settings.DRAFT_REQUEUE_AFTER_SECONDS = 60
-    assert services.do_sweep_stuck_drafts() == []
+    assert drafting.do_sweep_stuck_drafts() == []
 
 
 def test_a_redraft_follows_the_instruction_and_offers_candidates(ready):
-    question = services.do_submit_question("I feel lonely").question
-    services.do_generate_draft(question.pk)
-    drafts = services.do_generate_draft(question.pk, redraft=True, instruction="shorter",
+    question = intake.do_submit_question("I feel lonely").question
+    drafting.do_generate_draft(question.pk)
+    drafts = drafting.do_generate_draft(question.pk, redraft=True, instruction="shorter",
                                         candidates=3)
     assert [d.candidate for d in drafts] == [0, 1, 2]
     assert all(d.instruction == "shorter" for d in drafts)
@@ -162,9 +163,9 @@ def test_a_redraft_follows_the_instruction_and_offers_candidates(ready):
 def test_it_rejects_a_bad_redraft_request(counsellor, instruction, candidates):
     from django.core.exceptions import ValidationError
 
-    question = services.do_submit_question("I feel lonely").question
+    question = intake.do_submit_question("I feel lonely").question
     with pytest.raises(ValidationError):
-        services.do_request_redraft(question, counsellor, instruction, candidates)
+        drafting.do_request_redraft(question, counsellor, instruction, candidates)
 
 
 def test_the_draft_streams_to_the_console_as_it_is_written(ready, monkeypatch):
@@ -175,12 +176,12 @@ def test_the_draft_streams_to_the_console_as_it_is_written(ready, monkeypatch):
 
     from psyconsole.questions.events import question_group
 
-    monkeypatch.setattr(services, "STREAM_INTERVAL_SECONDS", 0)
+    monkeypatch.setattr(drafting, "STREAM_INTERVAL_SECONDS", 0)
     layer = get_channel_layer()
-    question = services.do_submit_question("I can't sleep").question
+    question = intake.do_submit_question("I can't sleep").question
     listener = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(question_group(question.pk), listener)
-    (draft,) = services.do_generate_draft(question.pk)
+    (draft,) = drafting.do_generate_draft(question.pk)
 
     async def drain() -> list[str]:
         texts = []
@@ -200,16 +201,16 @@ def test_the_draft_streams_to_the_console_as_it_is_written(ready, monkeypatch):
 
 def test_a_cancelled_draft_is_discarded_and_the_question_stays_redraftable(ready, counsellor,
                                                                          monkeypatch):
-    question = services.do_submit_question("I can't sleep").question
-    monkeypatch.setattr(services, "CANCEL_POLL_SECONDS", 0)
-    original = services._DraftWatch.on_text
+    question = intake.do_submit_question("I can't sleep").question
+    monkeypatch.setattr(drafting, "CANCEL_POLL_SECONDS", 0)
+    original = drafting._DraftWatch.on_text
 
     def cancel_on_first_text(self, text):  # the counsellor presses Cancel mid-draft
-        services.do_cancel_draft(Question.objects.get(pk=self.question_id), counsellor)
+        drafting.do_cancel_draft(Question.objects.get(pk=self.question_id), counsellor)
         original(self, text)
 
-    monkeypatch.setattr(services._DraftWatch, "on_text", cancel_on_first_text)
-    assert services.do_generate_draft(question.pk) == []
+    monkeypatch.setattr(drafting._DraftWatch, "on_text", cancel_on_first_text)
+    assert drafting.do_generate_draft(question.pk) == []
     question.refresh_from_db()
     assert question.status == Status.SCREENED and question.cancel_requested_at is None
     actions = list(question.audit_events.values_list("action", flat=True))
@@ -219,6 +220,6 @@ def test_a_cancelled_draft_is_discarded_and_the_question_stays_redraftable(ready
 def test_only_a_draft_in_progress_can_be_cancelled(counsellor):
     from psyconsole.questions.states import TransitionError
 
-    question = services.do_submit_question("I can't sleep").question
+    question = intake.do_submit_question("I can't sleep").question
     with pytest.raises(TransitionError):
-        services.do_cancel_draft(question, counsellor)
+        drafting.do_cancel_draft(question, counsellor)

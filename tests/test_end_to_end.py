@@ -149,7 +149,7 @@ def test_crisis_questions_are_drafted_first(worker_env):
 
 
 def test_a_worker_killed_mid_draft_leaves_the_question_redraftable(worker_env):
-    from psyconsole.questions import services
+    from psyconsole.questions.services import drafting
 
     slow = {**worker_env, "PSY_LLM_MAX_NEW_TOKENS": "4000", "PSY_DRAFT_LEASE_SECONDS": "2"}
     doomed = WorkerProcess(slow)
@@ -160,7 +160,7 @@ def test_a_worker_killed_mid_draft_leaves_the_question_redraftable(worker_env):
     doomed.process.wait()
     time.sleep(2.5)  # the drafting lease lapses
     assert Question.objects.get(pk=qid).status == "drafting"
-    assert services.do_sweep_stuck_drafts() == [qid]
+    assert drafting.do_sweep_stuck_drafts() == [qid]
     assert Question.objects.get(pk=qid).status == "screened"
     rescuer = WorkerProcess(worker_env)
     try:

@@ -72,13 +72,13 @@ def test_hostile_text_is_escaped_on_every_page(client, counsellor):
 
 
 def test_the_reply_appears_only_after_approval(client, counsellor):
-    from psyconsole.questions import services
+    from psyconsole.questions.services import review
 
     question = make_drafted_question()
     page = client.get(f"/track/{question.tracking_code}/").content.decode()
     assert "A draft reply" not in page
-    services.do_claim(question, counsellor)
-    services.do_approve(question, counsellor, "Here is our reply.")
+    review.do_claim(question, counsellor)
+    review.do_approve(question, counsellor, "Here is our reply.")
     page = client.get(f"/track/{question.tracking_code}/").content.decode()
     assert "Here is our reply." in page
     assert "reviewed, edited and approved by a professional" in page

@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from psyconsole.questions import selectors, services
+from psyconsole.questions import selectors
 from psyconsole.questions.models import Question, ScreeningLabel
+from psyconsole.questions.services import review
 from tests.conftest import JsonClient, make_drafted_question
 
 pytestmark = pytest.mark.django_db
@@ -22,11 +23,11 @@ def _age(question: Question, minutes: int) -> None:
 def test_take_next_claims_the_most_urgent_question(counsellor):
     calm = make_drafted_question("I'm a bit stressed")
     crisis = make_drafted_question("I keep thinking about suicide")
-    taken = services.do_take_next(counsellor)
+    taken = review.do_take_next(counsellor)
     assert taken.pk == crisis.pk
     assert taken.claimed_by == counsellor and taken.first_claimed_at is not None
-    assert services.do_take_next(counsellor).pk == calm.pk
-    assert services.do_take_next(counsellor) is None
+    assert review.do_take_next(counsellor).pk == calm.pk
+    assert review.do_take_next(counsellor) is None
 
 
 def test_the_queue_orders_by_risk_then_time_left_then_age():
@@ -53,14 +54,14 @@ def test_sla_breaches_are_counted(counsellor, settings):
     report = selectors.sla_report()
     assert report["open_breaches"] == 1
     assert report["open_breaches_by_level"]["high"] == 1
-    services.do_claim(Question.objects.get(pk=late.pk), counsellor)
+    review.do_claim(Question.objects.get(pk=late.pk), counsellor)
     report = selectors.sla_report()
     assert (report["open_breaches"], report["answered_late"]) == (0, 1)
 
 
 def test_an_override_is_audited_and_kept_for_retraining(counsellor):
     question = make_drafted_question("I'm fine really, just tired")
-    services.do_override_risk(question, counsellor, "high", "Said more on the phone")
+    review.do_override_risk(question, counsellor, "high", "Said more on the phone")
     question.refresh_from_db()
     assert (question.risk_level, question.priority) == ("high", 80)
     label = ScreeningLabel.objects.get()
@@ -75,7 +76,7 @@ def test_an_override_needs_a_real_level_and_a_reason(counsellor, level, reason):
 
     question = make_drafted_question()
     with pytest.raises(ValidationError):
-        services.do_override_risk(question, counsellor, level, reason)
+        review.do_override_risk(question, counsellor, level, reason)
     assert not ScreeningLabel.objects.exists()
 
 
@@ -83,7 +84,7 @@ def test_unclaimed_crises_stay_flagged_on_console_pages(client, counsellor):
     crisis = make_drafted_question("I keep thinking about suicide")
     client.force_login(counsellor)
     assert f"Unclaimed high-risk question #{crisis.pk}" in client.get("/console/").content.decode()
-    services.do_claim(crisis, counsellor)
+    review.do_claim(crisis, counsellor)
     assert "Unclaimed high-risk" not in client.get("/console/").content.decode()
 
 

@@ -8,7 +8,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from psyconsole.asgi import application
-from psyconsole.questions import services
+from psyconsole.questions.services import intake
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -54,7 +54,7 @@ async def test_a_new_question_appears_on_the_queue_live(counsellor):
     communicator = await _connect("/ws/console/", await _session_cookie(counsellor))
     connected, _ = await communicator.connect()
     assert connected
-    submission = await database_sync_to_async(services.do_submit_question)("I feel low")
+    submission = await database_sync_to_async(intake.do_submit_question)("I feel low")
     message = await _receive_until(communicator, "question.changed")
     assert message == {"event": "question.changed", "question_id": submission.question.pk,
                        "status": "screened", "risk_level": "low"}
@@ -64,7 +64,7 @@ async def test_a_new_question_appears_on_the_queue_live(counsellor):
 async def test_a_crisis_question_raises_an_alert(counsellor):
     communicator = await _connect("/ws/console/", await _session_cookie(counsellor))
     await communicator.connect()
-    submission = await database_sync_to_async(services.do_submit_question)(
+    submission = await database_sync_to_async(intake.do_submit_question)(
         "I want to kill myself tonight")
     alert = await _receive_until(communicator, "crisis.alert")
     assert alert["question_id"] == submission.question.pk
@@ -73,12 +73,12 @@ async def test_a_crisis_question_raises_an_alert(counsellor):
 
 
 async def test_a_question_page_hears_about_its_own_question(counsellor):
-    submission = await database_sync_to_async(services.do_submit_question)("Hello")
+    submission = await database_sync_to_async(intake.do_submit_question)("Hello")
     qid = submission.question.pk
     communicator = await _connect(f"/ws/console/questions/{qid}/",
                                   await _session_cookie(counsellor))
     await communicator.connect()
-    await database_sync_to_async(services.do_withdraw)(submission.question)
+    await database_sync_to_async(intake.do_withdraw)(submission.question)
     message = await _receive_until(communicator, "question.changed")
     assert (message["question_id"], message["status"]) == (qid, "withdrawn")
     await communicator.disconnect()

@@ -21,7 +21,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 from ninja.security import HttpBasicAuth, HttpBearer, SessionAuth
 
-from psyconsole.questions import selectors, services
+from psyconsole.questions import selectors
 from psyconsole.questions.models import Draft, Question, Review, RiskLevel, Status
 from psyconsole.questions.schemas import (
     AnnotationIn,
@@ -46,6 +46,24 @@ from psyconsole.questions.schemas import (
     TokenIn,
     TokenOut,
 )
+from psyconsole.questions.services.audit import do_audit
+from psyconsole.questions.services.checks import check_can
+from psyconsole.questions.services.drafting import do_cancel_draft, do_request_redraft
+from psyconsole.questions.services.intake import do_submit_question, do_withdraw
+from psyconsole.questions.services.review import (
+    ReplyBlocked,
+    do_annotate,
+    do_approve,
+    do_claim,
+    do_escalate,
+    do_override_risk,
+    do_reject,
+    do_release,
+    do_save_edit,
+    do_take_next,
+    do_write_without_draft,
+)
+from psyconsole.questions.services.tokens import do_issue_api_token
 from psyconsole.questions.states import TransitionError
 
 TRACKING_CODE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -78,7 +96,7 @@ class StrictJSONParser(Parser):
 
 class ApiTokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        user = services.user_for_api_token(token)
+        user = selectors.user_for_api_token(token)
         if user is not None:
             request.user = user
         return user
@@ -144,8 +162,8 @@ def on_service_error(request: HttpRequest, exc: ValidationError) -> HttpResponse
     return _error(request, 422, detail)
 
 
-@api.exception_handler(services.ReplyBlocked)
-def on_reply_blocked(request: HttpRequest, exc: services.ReplyBlocked) -> HttpResponse:
+@api.exception_handler(ReplyBlocked)
+def on_reply_blocked(request: HttpRequest, exc: ReplyBlocked) -> HttpResponse:
     return api.create_response(request, {"detail": exc.detail, "findings": exc.findings},
                                status=422)
 
@@ -207,7 +225,7 @@ def _by_tracking_code(code: str) -> Question:
 def submit_question(request: HttpRequest, payload: QuestionIn) -> Reply:
     """Screens the question for risk at once and queues it. A repeated `Idempotency-Key`
     with the same body returns the first question instead of creating another."""
-    submission = services.do_submit_question(
+    submission = do_submit_question(
         payload.text, payload.contact, request.headers.get("Idempotency-Key"),
     )
     q = submission.question
@@ -224,7 +242,7 @@ def track_question(request: HttpRequest, tracking_code: str) -> dict[str, Any]:
              response={200: QuestionStatusOut, 404: ErrorOut, 409: ErrorOut},
              summary="Withdraw a question")
 def withdraw_question(request: HttpRequest, tracking_code: str) -> dict[str, Any]:
-    return _status_out(services.do_withdraw(_by_tracking_code(tracking_code)))
+    return _status_out(do_withdraw(_by_tracking_code(tracking_code)))
 
 
 @public.post("/auth/token", response={200: TokenOut, 401: ErrorOut, **ERRORS},
@@ -233,7 +251,7 @@ def issue_token(request: HttpRequest, payload: TokenIn) -> Any:
     user = authenticate(request, username=payload.username, password=payload.password)
     if user is None or not user.has_perm("questions.claim_question"):
         return Reply(401, {"detail": "Wrong username or password, or not a console user."})
-    return {"token": services.do_issue_api_token(user, TOKEN_HOURS),
+    return {"token": do_issue_api_token(user, TOKEN_HOURS),
             "expires_in_hours": TOKEN_HOURS}
 
 
@@ -270,7 +288,7 @@ def _review_out(review: Review) -> dict[str, Any]:
 
 
 def _detail_out(request: HttpRequest, question_id: int) -> dict[str, Any]:
-    services.check_can(request.user, "questions.view_question")
+    check_can(request.user, "questions.view_question")
     q = selectors.question_for_staff(question_id)
     return {
         "id": q.pk, "tracking_code": q.tracking_code, "text": q.text,
@@ -279,7 +297,7 @@ def _detail_out(request: HttpRequest, question_id: int) -> dict[str, Any]:
         "topics": q.topics,
         "priority": q.priority, "created_at": q.created_at,
         "claimed_by": _user_label(q.claimed_by), "claim_expires_at": q.claim_expires_at,
-        "current_reply": services.current_reply_text(q),
+        "current_reply": selectors.current_reply_text(q),
         "drafting": selectors.drafting_status(q),
         "drafts": [_draft_out(d) for d in q.drafts.all()],
         "reviews": [_review_out(r) for r in q.reviews.all()],
@@ -295,7 +313,7 @@ def _question(question_id: int) -> Question:
 def list_queue(request: HttpRequest, status: Status | None = None,
                risk_level: RiskLevel | None = None, topic: str | None = None
                ) -> list[dict[str, Any]]:
-    services.check_can(request.user, "questions.view_question")
+    check_can(request.user, "questions.view_question")
     return [
         {"id": q.pk, "status": q.status, "risk_level": q.risk_level, "priority": q.priority,
          "topics": q.topics, "sla_due_at": q.sla_due_at,
@@ -310,7 +328,7 @@ def list_queue(request: HttpRequest, status: Status | None = None,
 @console.post("/take-next", response={200: QuestionDetailOut, 204: None, **STAFF_ERRORS},
               summary="Claim the most urgent unclaimed question")
 def take_next(request: HttpRequest) -> Any:
-    question = services.do_take_next(request.user)
+    question = do_take_next(request.user)
     if question is None:
         return Reply(204, None)
     return _detail_out(request, question.pk)
@@ -319,14 +337,14 @@ def take_next(request: HttpRequest) -> Any:
 @console.get("/sla", response={200: SlaOut, **STAFF_ERRORS},
              summary="First-response SLA breaches")
 def sla(request: HttpRequest) -> dict[str, Any]:
-    services.check_can(request.user, "questions.view_question")
+    check_can(request.user, "questions.view_question")
     return selectors.sla_report()
 
 
 @console.post("/questions/{question_id}/risk", response={200: QuestionDetailOut,
               **STAFF_ERRORS}, summary="Override the screened risk level, with a reason")
 def override_risk(request: HttpRequest, question_id: int, payload: RiskOverrideIn) -> Any:
-    services.do_override_risk(_question(question_id), request.user, payload.risk_level,
+    do_override_risk(_question(question_id), request.user, payload.risk_level,
                               payload.reason)
     return _detail_out(request, question_id)
 
@@ -340,21 +358,21 @@ def question_detail(request: HttpRequest, question_id: int) -> dict[str, Any]:
 @console.post("/questions/{question_id}/claim",
               response={200: QuestionDetailOut, **STAFF_ERRORS}, summary="Claim for review")
 def claim(request: HttpRequest, question_id: int) -> dict[str, Any]:
-    services.do_claim(_question(question_id), request.user)
+    do_claim(_question(question_id), request.user)
     return _detail_out(request, question_id)
 
 
 @console.post("/questions/{question_id}/release",
               response={200: QuestionDetailOut, **STAFF_ERRORS}, summary="Release a claim")
 def release(request: HttpRequest, question_id: int) -> dict[str, Any]:
-    services.do_release(_question(question_id), request.user)
+    do_release(_question(question_id), request.user)
     return _detail_out(request, question_id)
 
 
 @console.post("/questions/{question_id}/edits", response={201: EditOut, **STAFF_ERRORS},
               summary="Save an edit of the reply")
 def save_edit(request: HttpRequest, question_id: int, payload: TextIn) -> Any:
-    edit = services.do_save_edit(_question(question_id), request.user, payload.text)
+    edit = do_save_edit(_question(question_id), request.user, payload.text)
     return Reply(201, {"id": edit.pk, "question_id": question_id,
                        "created_at": edit.created_at})
 
@@ -363,7 +381,7 @@ def save_edit(request: HttpRequest, question_id: int, payload: TextIn) -> Any:
               response={200: QuestionDetailOut, **STAFF_ERRORS},
               summary="Claim and write the reply yourself, without waiting for the model")
 def write_without_draft(request: HttpRequest, question_id: int) -> dict[str, Any]:
-    services.do_write_without_draft(_question(question_id), request.user)
+    do_write_without_draft(_question(question_id), request.user)
     return _detail_out(request, question_id)
 
 
@@ -377,20 +395,20 @@ def approve(request: HttpRequest, question_id: int, payload: ApproveIn | None = 
     as it is."""
     text = payload.text if payload is not None else None
     override = payload.override_reason if payload is not None else None
-    return _review_out(services.do_approve(_question(question_id), request.user, text,
+    return _review_out(do_approve(_question(question_id), request.user, text,
                                            override))
 
 
 @console.post("/questions/{question_id}/reject", response={200: ReviewOut, **STAFF_ERRORS},
               summary="Close without a reply")
 def reject(request: HttpRequest, question_id: int, payload: ReasonIn) -> Any:
-    return _review_out(services.do_reject(_question(question_id), request.user, payload.reason))
+    return _review_out(do_reject(_question(question_id), request.user, payload.reason))
 
 
 @console.post("/questions/{question_id}/escalate", response={200: ReviewOut, **STAFF_ERRORS},
               summary="Escalate to a supervisor")
 def escalate(request: HttpRequest, question_id: int, payload: ReasonIn) -> Any:
-    return _review_out(services.do_escalate(_question(question_id), request.user,
+    return _review_out(do_escalate(_question(question_id), request.user,
                                             payload.reason))
 
 
@@ -398,7 +416,7 @@ def escalate(request: HttpRequest, question_id: int, payload: ReasonIn) -> Any:
               summary="Ask for a new draft, optionally with an instruction and candidates")
 def redraft(request: HttpRequest, question_id: int, payload: RedraftIn | None = None) -> Any:
     payload = payload or RedraftIn()
-    services.do_request_redraft(_question(question_id), request.user, payload.instruction,
+    do_request_redraft(_question(question_id), request.user, payload.instruction,
                                 payload.candidates)
     return Reply(202, {"detail": "A new draft has been queued."})
 
@@ -406,14 +424,14 @@ def redraft(request: HttpRequest, question_id: int, payload: RedraftIn | None = 
 @console.post("/questions/{question_id}/cancel-draft",
               response={202: ErrorOut, **STAFF_ERRORS}, summary="Stop the draft in progress")
 def cancel_draft(request: HttpRequest, question_id: int) -> Any:
-    services.do_cancel_draft(_question(question_id), request.user)
+    do_cancel_draft(_question(question_id), request.user)
     return Reply(202, {"detail": "The draft in progress will stop within a second."})
 
 
 @console.get("/questions/{question_id}/audit", response={200: list[AuditEventOut],
              **STAFF_ERRORS}, summary="The question's audit trail (supervisors)")
 def audit_trail(request: HttpRequest, question_id: int) -> list[dict[str, Any]]:
-    services.check_can(request.user, "questions.audit_reply")
+    check_can(request.user, "questions.audit_reply")
     return [
         {"id": e.pk, "actor": e.actor_label, "action": e.action, "from_state": e.from_state,
          "to_state": e.to_state, "reason": e.reason,
@@ -429,7 +447,7 @@ def approved_reviews(request: HttpRequest, overridden: bool | None = None
                      ) -> list[dict[str, Any]]:
     """Unaudited first; `overridden=true` lists only replies approved over blocking
     guardrail findings."""
-    services.check_can(request.user, "questions.audit_reply")
+    check_can(request.user, "questions.audit_reply")
     return [_review_out(r) for r in selectors.approved_reviews(overridden=overridden)[:200]]
 
 
@@ -437,7 +455,7 @@ def approved_reviews(request: HttpRequest, overridden: bool | None = None
               response={201: AnnotationOut, **STAFF_ERRORS}, summary="Annotate a review")
 def annotate(request: HttpRequest, review_id: int, payload: AnnotationIn) -> Any:
     review = get_object_or_404(Review, pk=review_id)
-    annotation = services.do_annotate(review, request.user, **payload.dict())
+    annotation = do_annotate(review, request.user, **payload.dict())
     return Reply(201, {"id": annotation.pk, "review_id": review.pk})
 
 
@@ -445,7 +463,7 @@ def annotate(request: HttpRequest, review_id: int, payload: AnnotationIn) -> Any
               summary="Record a supervisor's audit of an approved reply")
 def audit_review(request: HttpRequest, review_id: int, payload: NoteIn) -> Any:
     review = get_object_or_404(Review, pk=review_id)
-    return _review_out(services.do_audit(review, request.user, payload.note))
+    return _review_out(do_audit(review, request.user, payload.note))
 
 
 api.add_router("/", public)

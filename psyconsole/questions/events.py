@@ -11,8 +11,9 @@ import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
+
+from psyconsole import broker
 
 logger = logging.getLogger(__name__)
 
@@ -26,10 +27,7 @@ def question_group(question_id: int) -> str:
 
 def _send(group: str, message: dict[str, Any]) -> None:
     try:
-        from psyconsole.embedded_redis import ensure_configured_redis
-
-        ensure_configured_redis()
-        async_to_sync(get_channel_layer().group_send)(group, message)
+        async_to_sync(broker.channel_layer().group_send)(group, message)
     except Exception:
         logger.warning("Could not push %s to %s", message.get("event"), group, exc_info=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from typing import Any
 
@@ -9,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from psyconsole.screening.levels import at_least
+from psyconsole.screening.levels import is_risky
 
 
 def new_tracking_code() -> str:
@@ -88,7 +89,7 @@ class Question(models.Model):
 
     @property
     def is_risky(self) -> bool:
-        return at_least(self.risk_level, RiskLevel.MODERATE)
+        return is_risky(self.risk_level)
 
 
 class Draft(models.Model):
@@ -274,6 +275,10 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"API token #{self.pk} of user #{self.user_id}"
+
+    @staticmethod
+    def hash_of(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
 
 
 class ScreeningLabel(models.Model):

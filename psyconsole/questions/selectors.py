@@ -20,8 +20,9 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from psyconsole.questions.models import AuditEvent, Draft, Question, Review, Status
+from psyconsole.questions.models import ApiToken, AuditEvent, Draft, Question, Review, Status
 from psyconsole.questions.states import CLOSED_STATES, OPEN_STATES, is_drafting
+from psyconsole.screening.levels import CRISIS_LEVELS
 
 
 def sla_due_expression() -> Case:
@@ -71,7 +72,7 @@ def sla_report() -> dict[str, object]:
 def unclaimed_crises() -> QuerySet[Question]:
     """High and imminent questions nobody has claimed yet: flagged on every page."""
     return Question.objects.filter(status__in=OPEN_STATES, claimed_by__isnull=True,
-                                   risk_level__in=["high", "imminent"]).order_by("created_at")
+                                   risk_level__in=CRISIS_LEVELS).order_by("created_at")
 
 
 def question_for_staff(question_id: int) -> Question:
@@ -175,3 +176,19 @@ def audit_trail(question: Question) -> QuerySet[AuditEvent]:
 
 def can_see_contact(user: AbstractBaseUser) -> bool:
     return user.has_perm("questions.view_contact")
+
+
+def current_reply_text(question: Question) -> str:
+    edit = question.edits.first()
+    if edit is not None:
+        return edit.text
+    draft = current_draft(question)
+    return draft.text if draft is not None else ""
+
+
+def user_for_api_token(token: str) -> AbstractBaseUser | None:
+    found = (ApiToken.objects.select_related("user")
+             .filter(key_hash=ApiToken.hash_of(token), expires_at__gt=timezone.now()).first())
+    if found is None or not found.user.is_active:
+        return None
+    return found.user

@@ -1,8 +1,9 @@
+"""Celery tasks: thin wrappers that import their service inside the function, so the
+services can import the tasks (to queue them on commit) without an import cycle."""
+
 from __future__ import annotations
 
 from celery import shared_task
-
-from psyconsole.questions import services
 
 
 @shared_task(
@@ -16,7 +17,9 @@ from psyconsole.questions import services
 def draft_question(question_id: int, redraft: bool = False, instruction: str = "",
                    candidates: int = 1) -> int:
     """Drafts a reply for one question; a repeated delivery is a no-op."""
-    return len(services.do_generate_draft(question_id, redraft=redraft,
+    from psyconsole.questions.services import drafting
+
+    return len(drafting.do_generate_draft(question_id, redraft=redraft,
                                           instruction=instruction, candidates=candidates))
 
 
@@ -24,4 +27,6 @@ def draft_question(question_id: int, redraft: bool = False, instruction: str = "
 def sweep_stuck_drafts() -> int:
     """Runs every minute (Celery beat): requeues drafts whose worker died or whose task
     was lost."""
-    return len(services.do_sweep_stuck_drafts())
+    from psyconsole.questions.services import drafting
+
+    return len(drafting.do_sweep_stuck_drafts())

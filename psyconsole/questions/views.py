@@ -16,10 +16,31 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from psyconsole.questions import selectors, services
+from psyconsole.questions import limits, selectors
 from psyconsole.questions.api import TRACKING_CODE
 from psyconsole.questions.forms import AnnotationForm, QuestionForm, ReasonForm, ReplyForm
 from psyconsole.questions.models import Question, Review, RiskLevel, Status
+from psyconsole.questions.services.audit import do_audit
+from psyconsole.questions.services.drafting import (
+    REDRAFT_INSTRUCTIONS,
+    do_cancel_draft,
+    do_request_redraft,
+)
+from psyconsole.questions.services.intake import do_submit_question
+from psyconsole.questions.services.review import (
+    CLAIMABLE,
+    ReplyBlocked,
+    do_annotate,
+    do_approve,
+    do_claim,
+    do_escalate,
+    do_override_risk,
+    do_reject,
+    do_release,
+    do_save_edit,
+    do_take_next,
+    do_write_without_draft,
+)
 from psyconsole.questions.states import TransitionError
 from retrieval.models import Article
 
@@ -38,7 +59,7 @@ def ask(request: HttpRequest) -> HttpResponse:
     form = QuestionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            submission = services.do_submit_question(form.cleaned_data["text"],
+            submission = do_submit_question(form.cleaned_data["text"],
                                                      form.cleaned_data["contact"] or None)
         except ValidationError as exc:
             _form_errors(form, exc)
@@ -113,7 +134,7 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
 @require_POST
 def take_next(request: HttpRequest) -> HttpResponse:
     try:
-        question = services.do_take_next(request.user)
+        question = do_take_next(request.user)
     except PermissionDenied as exc:
         messages.error(request, str(exc))
         return redirect("console:queue")
@@ -133,28 +154,28 @@ def question_page(request: HttpRequest, question_id: int) -> HttpResponse:
 
 
 def _question_context(request: HttpRequest, question_id: int, *, reply_text: str | None = None,
-                      blocked: services.ReplyBlocked | None = None) -> dict[str, Any]:
+                      blocked: ReplyBlocked | None = None) -> dict[str, Any]:
     question = selectors.question_for_staff(question_id)
     draft = selectors.current_draft(question)
     mine = question.status == Status.IN_REVIEW and question.claimed_by_id == request.user.pk
     approved = selectors.delivered_reply(question)
     if reply_text is None:
-        reply_text = services.current_reply_text(question)
+        reply_text = selectors.current_reply_text(question)
     return {
         "question": question,
         "draft": draft,
         "drafting": selectors.drafting_status(question),
         "alternatives": selectors.alternative_drafts(question, draft),
-        "redraft_instructions": services.REDRAFT_INSTRUCTIONS,
+        "redraft_instructions": REDRAFT_INSTRUCTIONS,
         "risk_levels": RiskLevel.choices,
         "mine": mine,
-        "claimable": question.status in services.CLAIMABLE,
+        "claimable": question.status in CLAIMABLE,
         "reply_form": ReplyForm(initial={"text": reply_text}),
         "reason_form": ReasonForm(),
         "annotation_form": AnnotationForm(),
         "blocked": blocked,
-        "override_max_chars": services.MAX_REASON_CHARS,
-        "override_min_chars": services.MIN_OVERRIDE_REASON_CHARS,
+        "override_max_chars": limits.REASON_MAX_CHARS,
+        "override_min_chars": limits.OVERRIDE_REASON_MIN_CHARS,
         "approved": approved,
         "can_see_contact": selectors.can_see_contact(request.user),
         "audit_events": selectors.audit_trail(question)
@@ -169,20 +190,20 @@ def _int(value: str) -> int | str:
 def _run(request: HttpRequest, question: Question, action: str) -> str:
     user = request.user
     handlers: dict[str, Callable[[], Any]] = {
-        "claim": lambda: services.do_claim(question, user),
-        "release": lambda: services.do_release(question, user),
-        "save": lambda: services.do_save_edit(question, user, request.POST.get("text", "")),
-        "approve": lambda: services.do_approve(
+        "claim": lambda: do_claim(question, user),
+        "release": lambda: do_release(question, user),
+        "save": lambda: do_save_edit(question, user, request.POST.get("text", "")),
+        "approve": lambda: do_approve(
             question, user, request.POST.get("text"),
             request.POST.get("override_reason") or None),
-        "write": lambda: services.do_write_without_draft(question, user),
-        "reject": lambda: services.do_reject(question, user, request.POST.get("reason", "")),
-        "escalate": lambda: services.do_escalate(question, user, request.POST.get("reason", "")),
-        "redraft": lambda: services.do_request_redraft(
+        "write": lambda: do_write_without_draft(question, user),
+        "reject": lambda: do_reject(question, user, request.POST.get("reason", "")),
+        "escalate": lambda: do_escalate(question, user, request.POST.get("reason", "")),
+        "redraft": lambda: do_request_redraft(
             question, user, request.POST.get("instruction", ""),
             _int(request.POST.get("candidates", "1"))),
-        "cancel-draft": lambda: services.do_cancel_draft(question, user),
-        "risk": lambda: services.do_override_risk(question, user,
+        "cancel-draft": lambda: do_cancel_draft(question, user),
+        "risk": lambda: do_override_risk(question, user,
                                                   request.POST.get("risk_level", ""),
                                                   request.POST.get("reason", "")),
     }
@@ -211,7 +232,7 @@ def question_action(request: HttpRequest, question_id: int, action: str) -> Http
     question = get_object_or_404(Question, pk=question_id)
     try:
         messages.success(request, _run(request, question, action))
-    except services.ReplyBlocked as exc:
+    except ReplyBlocked as exc:
         # Shown on the page itself, with the counsellor's text kept and an override box.
         messages.error(request, exc.detail)
         return render(request, "console/question.html", _question_context(
@@ -239,7 +260,7 @@ def annotate(request: HttpRequest, review_id: int) -> HttpResponse:
         data = form.cleaned_data
         tags = [t.strip() for t in data.pop("tags").split(",") if t.strip()]
         try:
-            services.do_annotate(review, request.user, tags=tags, **data)
+            do_annotate(review, request.user, tags=tags, **data)
             messages.success(request, "Annotation saved.")
         except (ValidationError, PermissionDenied) as exc:
             messages.error(request, str(exc))
@@ -267,7 +288,7 @@ def audit_page(request: HttpRequest) -> HttpResponse:
 def audit_review(request: HttpRequest, review_id: int) -> HttpResponse:
     review = get_object_or_404(Review, pk=review_id)
     try:
-        services.do_audit(review, request.user, request.POST.get("note", ""))
+        do_audit(review, request.user, request.POST.get("note", ""))
         messages.success(request, f"Review #{review.pk} audited.")
     except (ValidationError, TransitionError, PermissionDenied) as exc:
         messages.error(request, str(exc))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from tqdm import tqdm
 
 from psyconsole.screening.data import Labelled
-from psyconsole.screening.levels import LEVELS, RANK
+from psyconsole.screening.levels import CRISIS_LEVELS, LEVELS, is_crisis, is_risky
 from psyconsole.screening.service import screen
 
 # A help-form one-liner: one or two sentences.
@@ -26,12 +26,13 @@ def _share(pairs: list[tuple[str, str]], truths: set[str], predicted: set[str]
 
 
 def _figures(pairs: list[tuple[str, str]]) -> dict[str, object]:
-    risky = {"high", "imminent"}
+    crisis = set(CRISIS_LEVELS)
+    risky = {level for level in LEVELS if is_risky(level)}
     return {
         "messages": len(pairs),
-        "crisis_recall": _share(pairs, risky, risky),
-        "ideation_recall": _share(pairs, {"moderate", *risky}, {"moderate", *risky}),
-        "false_alarm_rate": _share(pairs, {"none", "low"}, risky),
+        "crisis_recall": _share(pairs, crisis, crisis),
+        "ideation_recall": _share(pairs, risky, risky),
+        "false_alarm_rate": _share(pairs, set(LEVELS) - risky, crisis),
     }
 
 
@@ -42,9 +43,9 @@ def evaluate(rows: list[Labelled], progress: bool = True) -> dict[str, object]:
         predicted = screen(row.text).risk_level
         matrix[row.risk_level][predicted] += 1
         pairs.append((row.risk_level, predicted))
-        if RANK[row.risk_level] >= RANK["high"] and RANK[predicted] < RANK["high"]:
+        if is_crisis(row.risk_level) and not is_crisis(predicted):
             misses.append({"id": row.id, "truth": row.risk_level, "predicted": predicted})
-        if RANK[row.risk_level] <= RANK["low"] and RANK[predicted] >= RANK["high"]:
+        if not is_risky(row.risk_level) and is_crisis(predicted):
             alarms.append({"id": row.id, "truth": row.risk_level, "predicted": predicted})
 
     per_level = {}

@@ -6,7 +6,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 
 from psyconsole.screening import classifier, rules
-from psyconsole.screening.levels import PRIORITY, RANK, at_least, highest
+from psyconsole.screening.levels import PRIORITY, RANK, highest, is_crisis
 from psyconsole.screening.topics import topics_for
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class ScreeningResult:
 
     @property
     def is_crisis(self) -> bool:
-        return at_least(self.risk_level, "high")
+        return is_crisis(self.risk_level)
 
     def factors_as_json(self) -> list[dict[str, object]]:
         return [asdict(f) for f in self.factors]

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from inference.drafting import compose_draft
 from inference.versions import VersionNotFound, use_version_in_this_process
-from psyconsole.questions.services import check_question_text
+from psyconsole.questions.services.intake import check_question_text
 from psyconsole.screening import screen
 from psyconsole.screening.levels import at_least
 

@@ -11,8 +11,9 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from psyconsole.questions import roles, services
+from psyconsole.questions import roles
 from psyconsole.questions.models import Question
+from psyconsole.questions.services import intake
 
 DEMO_USERS = [
     ("counsellor", "Casey", "Counsellor", roles.COUNSELLOR),
@@ -64,5 +65,5 @@ class Command(BaseCommand):
             return
         samples = json.loads(options["questions"].read_text(encoding="utf-8"))
         for sample in samples:
-            services.do_submit_question(sample["text"], sample.get("contact"), background=True)
+            intake.do_submit_question(sample["text"], sample.get("contact"), background=True)
         self.stdout.write(f"Submitted {len(samples)} sample questions.")

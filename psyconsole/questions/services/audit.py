@@ -1,0 +1,33 @@
+"""Audit, the supervisor's work on approved replies."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from psyconsole.questions import limits, states
+from psyconsole.questions.models import (
+    Review,
+)
+from psyconsole.questions.services.checks import check_can, check_text
+from psyconsole.questions.states import Actor, TransitionError
+
+
+def do_audit(review: Review, user: AbstractBaseUser, note: object = "") -> Review:
+    check_can(user, "questions.audit_reply")
+    note = check_text(note, field="note", max_chars=limits.REASON_MAX_CHARS, required=False)
+    if review.decision != Review.Decision.APPROVED:
+        raise ValidationError({"review": "Only approved replies are audited."})
+    with transaction.atomic():
+        updated = Review.objects.filter(pk=review.pk, audited_at__isnull=True).update(
+            audited_by=user, audited_at=timezone.now(), audit_note=note)
+        if not updated:
+            raise TransitionError(f"Review #{review.pk} has already been audited.")
+        question = review.question
+        states.record_event(question, Actor.of(user), "audit", from_state=question.status,
+                            to_state=question.status, reason=note,
+                            data={"review_id": review.pk})
+    review.refresh_from_db()
+    return review

@@ -1,0 +1,338 @@
+"""Drafting, the worker's protocol: the drafting lease, batching, streaming, cancel,
+and the sweeper that requeues stalled drafts."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from psyconsole.questions import events, limits, states
+from psyconsole.questions.models import (
+    Draft,
+    Question,
+    RiskLevel,
+    Status,
+)
+from psyconsole.questions.services.checks import check_can, check_holds_claim, check_text
+from psyconsole.questions.states import Actor, TransitionError
+from psyconsole.questions.tasks import draft_question
+from psyconsole.screening.levels import CRISIS_LEVELS
+
+if TYPE_CHECKING:
+    from inference.drafting import ComposedDraft
+
+logger = logging.getLogger(__name__)
+
+
+# Broker priorities, 0 first: the riskiest questions are drafted first.
+DRAFT_PRIORITY = {
+    RiskLevel.IMMINENT: 0,
+    RiskLevel.HIGH: 0,
+    RiskLevel.MODERATE: 3,
+    RiskLevel.LOW: 6,
+    RiskLevel.NONE: 6,
+}
+
+
+BACKGROUND_PRIORITY = 9
+
+
+def queue_draft(question: Question, *, redraft: bool = False, background: bool = False,
+                instruction: str = "", candidates: int = 1) -> None:
+    """Queues drafting after commit. If the broker is down, the question simply waits in
+    the queue; counsellors can still claim and answer it."""
+    question_id = question.pk
+    priority = DRAFT_PRIORITY[RiskLevel(question.risk_level)]
+    if background and priority > 0:  # a crisis is never put in the background
+        priority = BACKGROUND_PRIORITY
+
+    def enqueue() -> None:
+        try:
+            draft_question.apply_async(
+                (question_id,),
+                {"redraft": redraft, "instruction": instruction, "candidates": candidates},
+                priority=priority)
+        except Exception:
+            logger.warning("Could not queue drafting for question #%s", question_id,
+                           exc_info=True)
+
+    transaction.on_commit(enqueue)
+
+
+REDRAFT_INSTRUCTIONS = ("shorter", "warmer", "more practical")
+STREAM_INTERVAL_SECONDS = 0.25
+CANCEL_POLL_SECONDS = 0.5
+
+
+class _DraftWatch:
+    """Streams text to the console at most every STREAM_INTERVAL_SECONDS, and notices a
+    counsellor's cancel, or the question leaving drafting altogether (approved without a
+    draft, closed, withdrawn: its lease is then cleared), by polling the database at most
+    every CANCEL_POLL_SECONDS."""
+
+    def __init__(self, question_id: int) -> None:
+        self.question_id = question_id
+        self.candidate = 0
+        self._sent_at = 0.0
+        self._polled_at = 0.0
+        self.cancelled = False
+
+    def on_text(self, text: str) -> None:
+        now = time.monotonic()
+        if now - self._sent_at >= STREAM_INTERVAL_SECONDS:
+            self._sent_at = now
+            events.draft_progress(self.question_id, text, self.candidate)
+
+    def should_stop(self) -> bool:
+        now = time.monotonic()
+        if not self.cancelled and now - self._polled_at >= CANCEL_POLL_SECONDS:
+            self._polled_at = now
+            self.cancelled = Question.objects.filter(
+                Q(cancel_requested_at__isnull=False) | Q(drafting_lease_expires_at__isnull=True),
+                pk=self.question_id).exists()
+        return self.cancelled
+
+
+def check_redraft_request(instruction: object, candidates: object) -> tuple[str, int]:
+    instruction = check_text(instruction, field="instruction", max_chars=200, required=False)
+    if not isinstance(candidates, int) or isinstance(candidates, bool) or not (
+            1 <= candidates <= limits.MAX_CANDIDATES):
+        raise ValidationError({"candidates": f"candidates must be 1 to {limits.MAX_CANDIDATES}."})
+    return instruction, candidates
+
+
+def _expire_drafting_lease(question: Question, actor: Actor, now: datetime) -> bool:
+    """Ends a drafting lease that lapsed (its worker died): an unclaimed question returns
+    to `screened`, a claimed one stays claimed. False if someone else got there first."""
+    return states.expire_drafting_lease(question, actor, now)
+
+
+# Crisis questions are drafted alone, at the top priority, never in a batch.
+NEVER_BATCHED = CRISIS_LEVELS
+
+
+def _start_drafting(question_id: int, *, redraft: bool, instruction: str
+                    ) -> tuple[Question, datetime] | None:
+    """Takes the drafting lease on a question with one conditional UPDATE; None if the
+    question is gone, already drafted, or being drafted under a live lease.
+
+    A question a counsellor claimed before its first draft is drafted too: the lease
+    sits beside the claim (see states.py), and the draft is shown beside their text."""
+    question = Question.objects.filter(pk=question_id).first()
+    if question is None:
+        return None
+    now = timezone.now()
+    if (question.status in (Status.DRAFTING, Status.IN_REVIEW)
+            and question.drafting_lease_expires_at
+            and question.drafting_lease_expires_at < now
+            and not _expire_drafting_lease(question, states.WORKER, now)):
+        return None
+    lease = now + timedelta(seconds=settings.DRAFT_LEASE_SECONDS)
+    startable = {Status.SCREENED, Status.DRAFTED} if redraft else {Status.SCREENED}
+    if not redraft and not question.drafts.exists():
+        startable.add(Status.IN_REVIEW)  # claimed before its first draft
+    try:
+        question = states.start_drafting(
+            question, states.WORKER, lease, from_states=startable,
+            reason=instruction or ("redraft requested" if redraft else ""))
+    except TransitionError:
+        logger.info("Question #%s is not waiting for a draft; skipped", question_id)
+        return None
+    events.question_changed(question.pk, question.status, question.risk_level)
+    return question, lease
+
+
+def _give_back(question: Question, lease: datetime, action: str, reason: str) -> None:
+    """Ends the lease without a draft (failed or cancelled); a claimed question stays
+    claimed. The audit event is what the console shows as "drafting failed"."""
+    back_to = Status.DRAFTED if question.drafts.exists() else Status.SCREENED
+    with transaction.atomic():
+        try:
+            now_status = states.end_drafting(question, states.WORKER, lease, action=action,
+                                             unclaimed_to=back_to, reason=reason)
+        except TransitionError:
+            return
+        events.question_changed(question.pk, now_status, question.risk_level)
+        events.drafting_ended(question.pk, action)
+
+
+def _finish_drafting(question: Question, lease: datetime, composed: list[ComposedDraft],
+                     instruction: str = "") -> list[Draft]:
+    from inference.registry import ensure_model_version
+
+    with transaction.atomic():
+        try:
+            # A question claimed meanwhile stays claimed: the draft is added beside the
+            # counsellor's text, never over it (the worker never writes ReplyEdit).
+            now_status = states.end_drafting(
+                question, states.WORKER, lease, action="drafted", unclaimed_to=Status.DRAFTED,
+                data={"model_version": composed[0].model_name, "candidates": len(composed)})
+        except TransitionError:
+            logger.info("Question #%s changed while drafting; draft discarded", question.pk)
+            return []
+        drafts = [
+            Draft.objects.create(
+                question=question,
+                model_version=ensure_model_version(c.model_name, c.backend),
+                text=c.text, raw_text=c.raw_text, prompt=c.messages,
+                prompt_version=c.prompt_version, instruction=instruction, candidate=i,
+                passages=[p.as_dict() for p in c.passages], findings=c.findings,
+                engine=c.engine, timings=c.timings, prompt_tokens=c.prompt_tokens,
+                completion_tokens=c.completion_tokens,
+            )
+            for i, c in enumerate(composed)
+        ]
+        events.question_changed(question.pk, now_status, question.risk_level)
+        events.drafting_ended(question.pk, "drafted", drafts[0].text)
+    return drafts
+
+
+def do_generate_draft(question_id: int, *, redraft: bool = False, instruction: str = "",
+                      candidates: int = 1) -> list[Draft]:
+    """Drafts a reply (and up to two sampled alternatives) for one question, streaming
+    the text to the console as it is written. Safe to call twice: a question that
+    already has a draft, or is being drafted under a live lease, is left alone.
+
+    A plain first draft for a question below high risk also takes other questions
+    waiting for their first draft, up to DRAFT_BATCH_SIZE, and drafts them together
+    (see do_generate_drafts_together)."""
+    from inference.drafting import compose_draft
+
+    started = _start_drafting(question_id, redraft=redraft, instruction=instruction)
+    if started is None:
+        return []
+    question, lease = started
+    if (not redraft and candidates == 1 and settings.DRAFT_BATCH_SIZE > 1
+            and question.risk_level not in NEVER_BATCHED):
+        return do_generate_drafts_together([(question, lease)])[question.pk]
+
+    watch = _DraftWatch(question.pk)
+    composed = []
+    try:
+        for candidate in range(candidates):
+            watch.candidate = candidate
+            composed.append(compose_draft(
+                question.text, risky=question.is_risky, instruction=instruction,
+                risk_level=question.risk_level, factors=question.risk_factors,
+                on_text=watch.on_text, should_stop=watch.should_stop,
+                sample_seed=None if candidate == 0 else candidate,
+                passages=composed[0].passages if composed else None,  # retrieve once
+            ))
+            if watch.cancelled:
+                break
+    except Exception:
+        _give_back(question, lease, "draft_failed", "drafting raised an error")
+        raise
+    if watch.cancelled:
+        _give_back(question, lease, "draft_cancelled", "cancelled by a counsellor")
+        return []
+    return _finish_drafting(question, lease, composed, instruction)
+
+
+def _take_waiting_questions(limit: int, exclude: set[int]) -> list[tuple[Question, datetime]]:
+    """Leases up to `limit` more questions waiting for a first draft, most urgent first;
+    their own queued tasks then find them taken and do nothing."""
+    taken: list[tuple[Question, datetime]] = []
+    waiting = (Question.objects.filter(status=Status.SCREENED, drafts__isnull=True)
+               .exclude(pk__in=exclude)
+               .exclude(risk_level__in=NEVER_BATCHED)
+               .order_by("-priority", "created_at").values_list("pk", flat=True)[:limit * 2])
+    for question_id in waiting:
+        if len(taken) >= limit:
+            break
+        started = _start_drafting(question_id, redraft=False, instruction="")
+        if started is not None:
+            taken.append(started)
+    return taken
+
+
+def do_generate_drafts_together(leased: list[tuple[Question, datetime]]
+                                ) -> dict[int, list[Draft]]:
+    """Drafts several questions in one batch: on a CPU the model's weights are read once
+    per step for the whole batch, so the queue clears several times faster. Each draft
+    still streams to its own watchers and can be cancelled on its own."""
+    from inference.drafting import DraftRequest, compose_drafts
+
+    leased = leased + _take_waiting_questions(
+        settings.DRAFT_BATCH_SIZE - len(leased), {q.pk for q, _ in leased})
+    watches = [_DraftWatch(q.pk) for q, _ in leased]
+    try:
+        composed = compose_drafts([
+            DraftRequest(q.text, q.is_risky, on_text=w.on_text, should_stop=w.should_stop,
+                         risk_level=q.risk_level, factors=q.risk_factors)
+            for (q, _), w in zip(leased, watches, strict=True)])
+    except Exception:
+        for question, lease in leased:
+            _give_back(question, lease, "draft_failed", "drafting raised an error")
+        raise
+    results: dict[int, list[Draft]] = {}
+    for (question, lease), watch, draft in zip(leased, watches, composed, strict=True):
+        if watch.cancelled:
+            _give_back(question, lease, "draft_cancelled", "cancelled by a counsellor")
+            results[question.pk] = []
+        else:
+            results[question.pk] = _finish_drafting(question, lease, [draft])
+    return results
+
+
+def do_cancel_draft(question: Question, user: AbstractBaseUser) -> None:
+    """Asks the worker to stop the draft in progress; it notices within a second."""
+    check_can(user, "questions.claim_question")
+    question.refresh_from_db()
+    if question.status == Status.IN_REVIEW:
+        check_holds_claim(question, user)
+    try:
+        states.request_cancel(question, Actor.of(user))
+    except TransitionError as exc:
+        raise TransitionError(f"Question #{question.pk} is not being drafted.") from exc
+
+
+def do_sweep_stuck_drafts() -> list[int]:
+    """Requeues questions whose drafting stalled: a lapsed drafting lease (the worker
+    died mid-draft) or a screened question left without a draft for too long (its task
+    was lost). Re-queuing is safe because drafting is idempotent."""
+    now = timezone.now()
+    requeued = []
+    for question in Question.objects.filter(status__in=[Status.DRAFTING, Status.IN_REVIEW],
+                                            drafting_lease_expires_at__lt=now):
+        if _expire_drafting_lease(question, states.SYSTEM, now):
+            queue_draft(question)
+            requeued.append(question.pk)
+    waiting_since = now - timedelta(seconds=settings.DRAFT_REQUEUE_AFTER_SECONDS)
+    # A claimed question still waiting for its first draft is drafted beside the claim.
+    for question in Question.objects.filter(Q(status=Status.SCREENED) | Q(
+            status=Status.IN_REVIEW, drafting_lease_expires_at__isnull=True),
+            drafts__isnull=True, updated_at__lt=waiting_since):
+        # Touching updated_at spaces the requeues out, so a long but healthy queue is
+        # not flooded with duplicate tasks.
+        Question.objects.filter(pk=question.pk).update(updated_at=now)
+        queue_draft(question)
+        requeued.append(question.pk)
+    if requeued:
+        logger.info("Requeued drafting for %s stuck questions", len(requeued))
+    return requeued
+
+
+def do_request_redraft(question: Question, user: AbstractBaseUser, instruction: object = "",
+                       candidates: object = 1) -> None:
+    """Queues a new draft, optionally with an instruction ("shorter", "warmer", "more
+    practical", or the counsellor's own words) and up to three candidates."""
+    check_can(user, "questions.claim_question")
+    instruction, candidates = check_redraft_request(instruction, candidates)
+    if question.status not in (Status.SCREENED, Status.DRAFTED):
+        raise TransitionError(f"Question #{question.pk} is {question.status}; release it "
+                              "before asking for a new draft.")
+    states.record_event(question, Actor.of(user), "redraft_requested",
+                        from_state=question.status, to_state=question.status,
+                        reason=instruction, data={"candidates": candidates})
+    queue_draft(question, redraft=question.status == Status.DRAFTED,
+                instruction=instruction, candidates=candidates)

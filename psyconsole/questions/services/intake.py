@@ -1,0 +1,115 @@
+"""Intake: a client's question is stored, risk-screened without the model, and queued
+for drafting; the client may withdraw it."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from psyconsole.questions import events, limits, states
+from psyconsole.questions.models import (
+    Question,
+    Status,
+)
+from psyconsole.questions.services.checks import check_text
+from psyconsole.questions.services.drafting import queue_draft
+from psyconsole.screening import screen
+
+logger = logging.getLogger(__name__)
+
+
+def check_question_text(value: object) -> str:
+    return check_text(value, field="text", max_chars=limits.QUESTION_MAX_CHARS)
+
+
+def check_contact(value: object) -> str:
+    return check_text(value, field="contact", max_chars=limits.CONTACT_MAX_CHARS, required=False)
+
+
+def check_idempotency_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    key = value.strip()
+    if not key or len(key) > limits.IDEMPOTENCY_KEY_MAX_CHARS or not key.isprintable():
+        raise ValidationError({"Idempotency-Key": "Idempotency-Key must be 1 to 255 printable "
+                                                  "characters."})
+    return key
+
+
+
+
+@dataclass(frozen=True)
+class Submission:
+    question: Question
+    created: bool
+
+
+def _fingerprint(text: str, contact: str) -> str:
+    return hashlib.sha256(f"{text}\x00{contact}".encode()).hexdigest()
+
+
+def _replay(key: str, fingerprint: str) -> Question | None:
+    """The question first stored under `key`, if the request repeats it exactly.
+
+    A key reused for a different question is refused rather than answered with the
+    first question, so a guessed key never reveals someone else's tracking code."""
+    existing = Question.objects.filter(idempotency_key=key).first()
+    if existing is not None and existing.request_fingerprint != fingerprint:
+        raise ValidationError({"Idempotency-Key": "This Idempotency-Key was already used "
+                                                  "for a different question."})
+    return existing
+
+
+def do_submit_question(text: object, contact: object = None,
+                       idempotency_key: str | None = None, *,
+                       background: bool = False) -> Submission:
+    """Stores, screens and queues a client question. Screening never uses the model.
+
+    `background` drafts it after every live question (used for bulk imports and demo
+    data, so they never hold up a real client)."""
+    text = check_question_text(text)
+    contact = check_contact(contact)
+    key = check_idempotency_key(idempotency_key)
+    fingerprint = _fingerprint(text, contact)
+    if key is not None:
+        existing = _replay(key, fingerprint)
+        if existing is not None:
+            return Submission(existing, created=False)
+
+    result = screen(text)
+    try:
+        with transaction.atomic():
+            question = states.create_received(
+                actor=states.CLIENT, text=text, contact=contact, idempotency_key=key,
+                request_fingerprint=fingerprint,
+            )
+            states.transition(
+                question, Status.SCREENED, states.SCREENER,
+                reason=f"risk {result.risk_level}",
+                data={"factors": [f.factor for f in result.factors]},
+                risk_level=result.risk_level, risk_factors=result.factors_as_json(),
+                priority=result.priority, topics=result.topics,
+            )
+            events.question_changed(question.pk, question.status, question.risk_level)
+            if result.is_crisis:
+                events.crisis_alert(question.pk, question.risk_level)
+            queue_draft(question, background=background)
+    except IntegrityError:
+        # A concurrent request with the same idempotency key won the race.
+        if key is None:
+            raise
+        return Submission(_replay(key, fingerprint), created=False)
+    logger.info("Question #%s received, risk %s", question.pk, question.risk_level)
+    return Submission(question, created=True)
+
+
+def do_withdraw(question: Question) -> Question:
+    question = states.transition(question, Status.WITHDRAWN, states.CLIENT,
+                                 reason="withdrawn by the client", claimed_by=None,
+                                 claim_expires_at=None)
+    events.question_changed(question.pk, question.status, question.risk_level)
+    return question

@@ -1,0 +1,327 @@
+"""Review, the counsellor's work: claims, take next, risk overrides, edits, the
+final-text check, approval, rejection, escalation and annotation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from psyconsole.questions import events, limits, selectors, states
+from psyconsole.questions.models import (
+    Annotation,
+    Draft,
+    Question,
+    ReplyEdit,
+    Review,
+    RiskLevel,
+    Status,
+)
+from psyconsole.questions.services.checks import check_can, check_holds_claim, check_text
+from psyconsole.questions.services.drafting import queue_draft
+from psyconsole.questions.states import Actor, TransitionError
+from psyconsole.screening.levels import is_crisis
+
+
+def _lease_end() -> timezone.datetime:
+    return timezone.now() + timedelta(seconds=settings.CLAIM_LEASE_SECONDS)
+
+
+# Where a counsellor may claim from: every open state but `received` (not yet screened,
+# which takes milliseconds) and `in_review` (already claimed; renewed below). Drafting
+# included: a crisis is never blocked by the model.
+CLAIMABLE = frozenset({Status.SCREENED, Status.DRAFTING, Status.DRAFTED, Status.ESCALATED})
+TAKE_NEXT = [Status.SCREENED, Status.DRAFTING, Status.DRAFTED]
+
+
+def do_claim(question: Question, user: AbstractBaseUser) -> Question:
+    """Claims a question for review. A claim is a lease: it lapses if abandoned.
+
+    A question being drafted can be claimed too: the worker keeps writing beside the
+    claim, and the counsellor can write their own reply at once."""
+    check_can(user, "questions.claim_question")
+    now = timezone.now()
+    question.refresh_from_db()
+    if question.status == Status.ESCALATED:
+        check_can(user, "questions.audit_reply")
+    if question.status == Status.IN_REVIEW:
+        # Renew our own claim, or take over one whose lease has lapsed.
+        previous = question.claimed_by_id
+        try:
+            question = states.renew_claim(
+                question, user, _lease_end(), now=now,
+                reason="renewed" if previous == user.pk else "lapsed claim taken over")
+        except TransitionError as exc:
+            raise TransitionError(f"Question #{question.pk} is claimed by someone "
+                                  "else.") from exc
+        return question
+    question = states.claim(question, user, _lease_end(), from_states=CLAIMABLE,
+                            first_claimed_at=Coalesce(F("first_claimed_at"), Value(now)))
+    events.question_changed(question.pk, question.status, question.risk_level)
+    return question
+
+
+def do_write_without_draft(question: Question, user: AbstractBaseUser) -> Question:
+    """The counsellor chooses not to wait for the model: claims the question (if not
+    already theirs) and writes the reply themselves. Their text goes through the same
+    final-text check as any reply."""
+    question.refresh_from_db()
+    if not (question.status == Status.IN_REVIEW and question.claimed_by_id == user.pk):
+        question = do_claim(question, user)
+    states.record_event(question, Actor.of(user), "write_without_draft",
+                        from_state=question.status, to_state=question.status,
+                        data={"drafting": states.is_drafting(question)})
+    return question
+
+
+def do_take_next(user: AbstractBaseUser) -> Question | None:
+    """Claims the most urgent unclaimed question (risk, then SLA, then age), drafting or
+    not. Rows another counsellor is claiming at this moment are skipped (SKIP LOCKED),
+    and the claim itself is a conditional update, so two counsellors never get the same
+    question."""
+    check_can(user, "questions.claim_question")
+    for _ in range(5):
+        with transaction.atomic():
+            candidate = (selectors.queue()
+                         .filter(status__in=TAKE_NEXT)
+                         .select_for_update(skip_locked=True, of=("self",))
+                         .first())
+            if candidate is None:
+                return None
+            try:
+                return do_claim(candidate, user)
+            except TransitionError:
+                continue  # taken between our read and our update; try the next one
+    return None
+
+
+def do_override_risk(question: Question, user: AbstractBaseUser, risk_level: object,
+                     reason: object) -> Question:
+    """A counsellor corrects the screener. The change is audited and kept as a labelled
+    example for retraining it."""
+    from psyconsole.questions.models import ScreeningLabel
+    from psyconsole.screening.levels import PRIORITY
+
+    check_can(user, "questions.claim_question")
+    if risk_level not in RiskLevel.values:
+        raise ValidationError({"risk_level": "risk_level must be one of "
+                                             f"{', '.join(RiskLevel.values)}."})
+    reason = check_text(reason, field="reason", max_chars=limits.REASON_MAX_CHARS)
+    with transaction.atomic():
+        question = Question.objects.select_for_update().get(pk=question.pk)
+        previous = question.risk_level
+        Question.objects.filter(pk=question.pk).update(
+            risk_level=risk_level, priority=PRIORITY[risk_level], updated_at=timezone.now())
+        ScreeningLabel.objects.create(question=question, text=question.text,
+                                      screened_level=previous, risk_level=risk_level,
+                                      reason=reason, author=user)
+        states.record_event(question, Actor.of(user), "risk_override",
+                            from_state=question.status, to_state=question.status,
+                            reason=reason, data={"from": previous, "to": risk_level})
+        question.refresh_from_db()
+        events.question_changed(question.pk, question.status, question.risk_level)
+        if is_crisis(question.risk_level) and question.claimed_by_id is None:
+            events.crisis_alert(question.pk, question.risk_level)
+    return question
+
+
+def do_release(question: Question, user: AbstractBaseUser, reason: str = "") -> Question:
+    check_can(user, "questions.claim_question")
+    question.refresh_from_db()
+    check_holds_claim(question, user)
+    now = timezone.now()
+    condition = Q(claimed_by=user)
+    if question.drafting_lease_expires_at and question.drafting_lease_expires_at > now:
+        # The worker is still writing: the question goes back to drafting, lease intact.
+        back_to = Status.DRAFTING
+        condition &= Q(drafting_lease_expires_at__gt=now)
+    else:
+        back_to = Status.DRAFTED if question.drafts.exists() else Status.SCREENED
+    question = states.transition(
+        question, back_to, Actor.of(user), action="release", reason=reason,
+        extra_condition=condition, claimed_by=None, claim_expires_at=None,
+    )
+    events.question_changed(question.pk, question.status, question.risk_level)
+    if back_to == Status.SCREENED:
+        queue_draft(question)
+    return question
+
+
+def do_save_edit(question: Question, user: AbstractBaseUser, text: object) -> ReplyEdit:
+    check_can(user, "questions.claim_question")
+    text = check_text(text, field="text", max_chars=limits.REPLY_MAX_CHARS)
+    with transaction.atomic():
+        question = Question.objects.select_for_update().get(pk=question.pk)
+        check_holds_claim(question, user)
+        edit = ReplyEdit.objects.create(question=question, author=user, text=text,
+                                        based_on=selectors.current_draft(question))
+        states.record_event(question, Actor.of(user), "edit", from_state=question.status,
+                            to_state=question.status, data={"edit_id": edit.pk,
+                                                             "chars": len(text)})
+    return edit
+
+
+
+
+class ReplyBlocked(ValidationError):
+    """The final text has blocking guardrail findings and no override was given."""
+
+    def __init__(self, findings: list[dict[str, str]]) -> None:
+        self.findings = findings
+        blocking = [f for f in findings if f["severity"] == "block"]
+        listed = "; ".join(f"{f['rule']}" + (f" \u201c{f['excerpt']}\u201d" if f["excerpt"]
+                                              else "") for f in blocking)
+        self.detail = (f"Not sent: the reply has {len(blocking)} blocking finding"
+                       f"{'' if len(blocking) == 1 else 's'} ({listed}). Change the text, or "
+                       "override with a written reason.")
+        super().__init__({"text": [self.detail]})
+
+
+def check_override_reason(value: object) -> str | None:
+    """None when no override is asked for; otherwise the cleaned reason."""
+    if value is None:
+        return None
+    reason = check_text(value, field="override_reason", max_chars=limits.REASON_MAX_CHARS)
+    if len(reason) < limits.OVERRIDE_REASON_MIN_CHARS:
+        raise ValidationError({"override_reason": (
+            f"override_reason must say why, in at least {limits.OVERRIDE_REASON_MIN_CHARS} "
+            "characters.")})
+    return reason
+
+
+def _reply_basis(question: Question) -> Draft | None:
+    """The draft the current reply is based on: the latest edit's, or the current draft
+    when the reply is that draft as it stands; None when written without one."""
+    edit = question.edits.first()
+    if edit is not None:
+        return edit.based_on
+    return selectors.current_draft(question)
+
+
+def check_final_text(question: Question, text: str, basis: Draft | None
+                     ) -> list[dict[str, str]]:
+    """The guardrails run on the counsellor's final text (inference.guardrails.check_reply),
+    against the sources of the draft it is based on."""
+    from inference.guardrails import check_reply
+
+    passages = basis.passages if basis is not None else []
+    findings = check_reply(
+        text, risky=question.is_risky, passage_count=len(passages),
+        allowed_urls=[p.get("url", "") for p in passages if p.get("url")],
+        crisis=is_crisis(question.risk_level))
+    return [f.as_dict() for f in findings]
+
+
+def do_approve(question: Question, user: AbstractBaseUser, text: object = None,
+               override_reason: object = None) -> Review:
+    """A named professional approves the reply; it is then delivered to the client.
+
+    The final text is checked first. Blocking findings (doses, medication advice,
+    diagnosis, unlisted numbers or links, missing crisis resources on a risky question)
+    stop the approval with ReplyBlocked, unless `override_reason` says why it must go as
+    it is: the override is audited and stored on the Review for the supervisor."""
+    check_can(user, "questions.approve_reply")
+    override = check_override_reason(override_reason)
+    if text is not None:
+        text = check_text(text, field="text", max_chars=limits.REPLY_MAX_CHARS)
+    actor = Actor.of(user)
+    try:
+        with transaction.atomic():
+            question = Question.objects.select_for_update().get(pk=question.pk)
+            check_holds_claim(question, user)
+            if text is not None and text != selectors.current_reply_text(question):
+                do_save_edit(question, user, text)
+            final_text = check_text(selectors.current_reply_text(question), field="text",
+                                    max_chars=limits.REPLY_MAX_CHARS)
+            basis = _reply_basis(question)
+            findings = check_final_text(question, final_text, basis)
+            blocking = [f for f in findings if f["severity"] == "block"]
+            if blocking and override is None:
+                raise ReplyBlocked(findings)
+            review = Review.objects.create(
+                question=question, draft=basis, reviewer=user,
+                decision=Review.Decision.APPROVED, final_text=final_text,
+                findings=findings, override_reason=override if blocking else "",
+            )
+            if blocking:
+                states.record_event(question, actor, "guardrail_override",
+                                    from_state=question.status, to_state=question.status,
+                                    reason=override or "",
+                                    data={"review_id": review.pk, "findings": blocking})
+            states.transition(question, Status.APPROVED, actor, action="approve",
+                              extra_condition=Q(claimed_by=user),
+                              data={"review_id": review.pk,
+                                    "findings": [f["rule"] for f in findings],
+                                    "overridden": bool(blocking)},
+                              claimed_by=None, claim_expires_at=None)
+            states.transition(question, Status.DELIVERED, states.SYSTEM, action="deliver",
+                              reason="published on the client's tracking page")
+            events.question_changed(question.pk, Status.DELIVERED, question.risk_level)
+    except ReplyBlocked as exc:
+        # Nothing of the approval is written, but the refusal is audited.
+        states.record_event(question, actor, "approval_blocked", from_state=question.status,
+                            to_state=question.status, reason=exc.detail,
+                            data={"findings": [f for f in exc.findings
+                                               if f["severity"] == "block"]})
+        raise
+    return review
+
+
+def _close_with_review(question: Question, user: AbstractBaseUser, decision: str,
+                       to_state: str, reason: object) -> Review:
+    reason = check_text(reason, field="reason", max_chars=limits.REASON_MAX_CHARS)
+    with transaction.atomic():
+        question = Question.objects.select_for_update().get(pk=question.pk)
+        if question.status == Status.IN_REVIEW:
+            check_holds_claim(question, user)
+        review = Review.objects.create(question=question, draft=selectors.current_draft(question),
+                                       reviewer=user, decision=decision, reason=reason)
+        states.transition(question, to_state, Actor.of(user), action=decision, reason=reason,
+                          data={"review_id": review.pk}, claimed_by=None,
+                          claim_expires_at=None)
+        events.question_changed(question.pk, to_state, question.risk_level)
+    return review
+
+
+def do_reject(question: Question, user: AbstractBaseUser, reason: object) -> Review:
+    check_can(user, "questions.approve_reply")
+    return _close_with_review(question, user, Review.Decision.REJECTED, Status.REJECTED, reason)
+
+
+def do_escalate(question: Question, user: AbstractBaseUser, reason: object) -> Review:
+    check_can(user, "questions.claim_question")
+    review = _close_with_review(question, user, Review.Decision.ESCALATED, Status.ESCALATED,
+                                reason)
+    if question.is_risky:
+        events.crisis_alert(question.pk, question.risk_level)
+    return review
+
+
+def do_annotate(review: Review, user: AbstractBaseUser, *, helpfulness: int | None = None,
+                relevance: int | None = None, empathy: int | None = None,
+                safety: int | None = None, tags: list[str] | None = None,
+                note: object = "") -> Annotation:
+    check_can(user, "questions.claim_question")
+    if review.reviewer_id != user.pk and not user.has_perm("questions.audit_reply"):
+        raise PermissionDenied("Only the reviewer or a supervisor can annotate this review.")
+    ratings = {"helpfulness": helpfulness, "relevance": relevance, "empathy": empathy,
+               "safety": safety}
+    for name, value in ratings.items():
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or not 1 <= value <= 5):
+            raise ValidationError({name: f"{name} must be a whole number from 1 to 5."})
+    note = check_text(note, field="note", max_chars=limits.REASON_MAX_CHARS, required=False)
+    tags = [check_text(t, field="tags", max_chars=50) for t in tags or []][:20]
+    with transaction.atomic():
+        annotation = Annotation.objects.create(review=review, author=user, tags=tags,
+                                               note=note, **ratings)
+        question = review.question
+        states.record_event(question, Actor.of(user), "annotate", from_state=question.status,
+                            to_state=question.status, data={"annotation_id": annotation.pk})
+    return annotation
