@@ -93,6 +93,24 @@ def test_only_the_state_module_writes_the_fields_a_state_owns():
     assert assignment.search("Question.objects.filter(pk=1).update(cancel_requested_at=now)")
 
 
+def test_no_caller_hands_the_state_module_the_fields_a_state_owns():
+    """House rule: a caller says where a question goes, and states.py decides the claim
+    and the lease that go with it (`claimed_by=None` passed into a transition is a field
+    written by hand). Conditions (`Q(claimed_by=user)`) only read them."""
+    owned = "|".join(states.OWNED_FIELDS)
+    passed = re.compile(rf"states\.\w+\([^)]*\b(?:{owned})\s*=[^=]", re.DOTALL)
+    conditions = re.compile(r"\bQ\([^()]*\)")
+    root = Path(__file__).resolve().parent.parent
+    offenders = [str(path) for path in [*root.glob("psyconsole/**/*.py"),
+                                        *root.glob("inference/**/*.py")]
+                 if path.name != "states.py" and "migrations" not in path.parts
+                 and passed.search(conditions.sub("Q()", path.read_text()))]
+    assert offenders == []
+    assert passed.search("states.transition(q, 'withdrawn', actor, claimed_by=None)")
+    assert not passed.search(conditions.sub(
+        "Q()", "states.transition(q, 'approved', actor, extra_condition=Q(claimed_by=u))"))
+
+
 @pytest.mark.parametrize("target", sorted({t for targets in TRANSITIONS.values()
                                             for t in targets}))
 def test_entering_a_state_clears_the_fields_it_does_not_own(target):

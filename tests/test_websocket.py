@@ -82,3 +82,33 @@ async def test_a_question_page_hears_about_its_own_question(counsellor):
     message = await _receive_until(communicator, "question.changed")
     assert (message["question_id"], message["status"]) == (qid, "withdrawn")
     await communicator.disconnect()
+
+
+async def test_a_drafting_lease_the_sweeper_expires_reaches_the_console(counsellor):
+    """The worker died mid-draft: when the sweeper ends its lapsed lease, the queue hears
+    that the question is waiting again (it used to stay 'drafting' on every console)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from psyconsole.questions import states
+    from psyconsole.questions.models import Status
+    from psyconsole.questions.services import drafting
+
+    def start_a_draft_whose_worker_died() -> int:
+        question = intake.do_submit_question("I can't sleep before exams").question
+        lapsed = timezone.now() - timedelta(seconds=5)
+        states.start_drafting(question, states.WORKER, lapsed,
+                              from_states={Status.SCREENED})
+        return question.pk
+
+    qid = await database_sync_to_async(start_a_draft_whose_worker_died)()
+    communicator = await _connect("/ws/console/", await _session_cookie(counsellor))
+    connected, _ = await communicator.connect()
+    assert connected
+    requeued = await database_sync_to_async(drafting.do_sweep_stuck_drafts)()
+    assert qid in requeued
+    message = await _receive_until(communicator, "question.changed")
+    assert message == {"event": "question.changed", "question_id": qid,
+                       "status": "screened", "risk_level": "low"}
+    await communicator.disconnect()

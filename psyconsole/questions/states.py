@@ -36,6 +36,15 @@ The tables
   lease beside a claim, a cancel request): which states they may happen in and which
   owned fields they may write. `change_in_state` refuses anything else.
 
+Every change, a transition or an in-state change, writes its audit event and sends
+`question_changed` to the console when the transaction commits; no caller has to
+remember either. Leaving `in_review` clears the claim; leaving `drafting` (or ending
+the lease beside a claim) clears the lease and the cancel request.
+
+Where a question goes when nobody holds it any more (`queue_state`: drafted if it has
+a draft, else screened) and what releasing a claim means (`release`) are decided here
+too, so the services never spell out the fields of a state.
+
 `tests/test_state_machine.py` checks that no module but this one writes these fields.
 """
 
@@ -50,6 +59,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from psyconsole.questions import events
 from psyconsole.questions.models import AuditEvent, Question, Status
 
 S = Status
@@ -85,6 +95,7 @@ OWNED_FIELDS: dict[str, frozenset[str]] = {
 
 _CLAIM = frozenset({"claimed_by", "claim_expires_at"})
 _LEASE = frozenset({"drafting_lease_expires_at", "cancel_requested_at"})
+_LEASE_ENDED = dict.fromkeys(_LEASE)
 
 # Changes that keep the status: action -> (states it may happen in, fields it may write).
 IN_STATE_CHANGES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -202,7 +213,8 @@ def transition(
             )
         record_event(question, actor, action or to_state, from_state=current, to_state=to_state,
                      reason=reason, data=data)
-    question.refresh_from_db()
+        question.refresh_from_db()
+        events.question_changed(question.pk, question.status, question.risk_level)
     return question
 
 
@@ -238,7 +250,8 @@ def change_in_state(
                                   "possible now.")
         record_event(question, actor, action, from_state=current, to_state=current,
                      reason=reason, data=data)
-    question.refresh_from_db()
+        question.refresh_from_db()
+        events.question_changed(question.pk, question.status, question.risk_level)
     return question
 
 
@@ -258,23 +271,31 @@ def start_drafting(question: Question, actor: Actor, lease: datetime, *,
                 return change_in_state(
                     question, "drafting", actor, reason=reason,
                     extra_condition=Q(drafting_lease_expires_at__isnull=True),
-                    drafting_lease_expires_at=lease, cancel_requested_at=None)
+                    **{**_LEASE_ENDED, "drafting_lease_expires_at": lease})
             return transition(question, S.DRAFTING, actor, reason=reason,
-                              from_states={current}, drafting_lease_expires_at=lease,
-                              cancel_requested_at=None)
+                              from_states={current}, drafting_lease_expires_at=lease)
         except TransitionError:
             continue
     raise TransitionError(f"Question #{question.pk} is not waiting for a draft.")
 
 
+def queue_state(question: Question) -> str:
+    """Where an open question waits when nobody holds it: `drafted` if it has a draft
+    for a counsellor to review, else `screened` (waiting for one)."""
+    return S.DRAFTED if question.drafts.exists() else S.SCREENED
+
+
 def end_drafting(question: Question, actor: Actor, lease: datetime, *, action: str,
-                 unclaimed_to: str, reason: str = "",
+                 unclaimed_to: str | None = None, reason: str = "",
                  data: dict[str, Any] | None = None) -> str:
-    """The worker ends its lease: an unclaimed question moves to `unclaimed_to`; a claimed
-    one stays claimed, with the lease cleared. Returns the status after; raises
+    """The worker ends its lease: an unclaimed question moves to `unclaimed_to` (by
+    default back to the queue, `queue_state`); a claimed one stays claimed, with the
+    lease cleared. Returns the status after; raises
     TransitionError if the lease is no longer this worker's (the question was closed,
     or the lease lapsed and was taken over)."""
     mine = Q(drafting_lease_expires_at=lease)
+    if unclaimed_to is None:
+        unclaimed_to = queue_state(question)
     for _ in range(3):
         current = Question.objects.filter(pk=question.pk).values_list("status", flat=True).first()
         try:
@@ -284,8 +305,7 @@ def end_drafting(question: Question, actor: Actor, lease: datetime, *, action: s
                 return unclaimed_to
             if current == S.IN_REVIEW:
                 change_in_state(question, action, actor, reason=reason, extra_condition=mine,
-                                data=data, drafting_lease_expires_at=None,
-                                cancel_requested_at=None)
+                                data=data, **_LEASE_ENDED)
                 return S.IN_REVIEW
         except TransitionError:
             continue
@@ -301,8 +321,7 @@ def expire_drafting_lease(question: Question, actor: Actor, now: datetime) -> bo
     try:
         if question.status == S.IN_REVIEW:
             change_in_state(question, "draft_lease_expired", actor, reason=reason,
-                            extra_condition=lapsed, drafting_lease_expires_at=None,
-                            cancel_requested_at=None)
+                            extra_condition=lapsed, **_LEASE_ENDED)
         else:
             transition(question, S.SCREENED, actor, action="draft_lease_expired",
                        reason=reason, from_states={S.DRAFTING}, extra_condition=lapsed)
@@ -336,6 +355,21 @@ def renew_claim(question: Question, user: AbstractBaseUser, lease: datetime, *,
         question, "claim", Actor.of(user), reason=reason,
         extra_condition=Q(claimed_by=user) | Q(claim_expires_at__lt=now),
         claimed_by=user, claim_expires_at=lease)
+
+
+def release(question: Question, user: AbstractBaseUser, *, reason: str = "") -> Question:
+    """The user gives their claim back. A question the worker is still drafting returns
+    to `drafting` with the lease intact; any other goes back to the queue
+    (`queue_state`). Raises TransitionError if the claim is not theirs."""
+    now = timezone.now()
+    condition = Q(claimed_by=user)
+    if question.drafting_lease_expires_at and question.drafting_lease_expires_at > now:
+        back_to = S.DRAFTING
+        condition &= Q(drafting_lease_expires_at__gt=now)
+    else:
+        back_to = queue_state(question)
+    return transition(question, back_to, Actor.of(user), action="release", reason=reason,
+                      extra_condition=condition)
 
 
 def create_received(*, actor: Actor, **fields: Any) -> Question:

@@ -110,12 +110,6 @@ def check_redraft_request(instruction: object, candidates: object) -> tuple[str,
     return instruction, candidates
 
 
-def _expire_drafting_lease(question: Question, actor: Actor, now: datetime) -> bool:
-    """Ends a drafting lease that lapsed (its worker died): an unclaimed question returns
-    to `screened`, a claimed one stays claimed. False if someone else got there first."""
-    return states.expire_drafting_lease(question, actor, now)
-
-
 # Crisis questions are drafted alone, at the top priority, never in a batch.
 NEVER_BATCHED = CRISIS_LEVELS
 
@@ -134,7 +128,7 @@ def _start_drafting(question_id: int, *, redraft: bool, instruction: str
     if (question.status in (Status.DRAFTING, Status.IN_REVIEW)
             and question.drafting_lease_expires_at
             and question.drafting_lease_expires_at < now
-            and not _expire_drafting_lease(question, states.WORKER, now)):
+            and not states.expire_drafting_lease(question, states.WORKER, now)):
         return None
     lease = now + timedelta(seconds=settings.DRAFT_LEASE_SECONDS)
     startable = {Status.SCREENED, Status.DRAFTED} if redraft else {Status.SCREENED}
@@ -147,21 +141,17 @@ def _start_drafting(question_id: int, *, redraft: bool, instruction: str
     except TransitionError:
         logger.info("Question #%s is not waiting for a draft; skipped", question_id)
         return None
-    events.question_changed(question.pk, question.status, question.risk_level)
     return question, lease
 
 
 def _give_back(question: Question, lease: datetime, action: str, reason: str) -> None:
     """Ends the lease without a draft (failed or cancelled); a claimed question stays
     claimed. The audit event is what the console shows as "drafting failed"."""
-    back_to = Status.DRAFTED if question.drafts.exists() else Status.SCREENED
     with transaction.atomic():
         try:
-            now_status = states.end_drafting(question, states.WORKER, lease, action=action,
-                                             unclaimed_to=back_to, reason=reason)
+            states.end_drafting(question, states.WORKER, lease, action=action, reason=reason)
         except TransitionError:
             return
-        events.question_changed(question.pk, now_status, question.risk_level)
         events.drafting_ended(question.pk, action)
 
 
@@ -173,7 +163,7 @@ def _finish_drafting(question: Question, lease: datetime, composed: list[Compose
         try:
             # A question claimed meanwhile stays claimed: the draft is added beside the
             # counsellor's text, never over it (the worker never writes ReplyEdit).
-            now_status = states.end_drafting(
+            states.end_drafting(
                 question, states.WORKER, lease, action="drafted", unclaimed_to=Status.DRAFTED,
                 data={"model_version": composed[0].model_name, "candidates": len(composed)})
         except TransitionError:
@@ -191,7 +181,6 @@ def _finish_drafting(question: Question, lease: datetime, composed: list[Compose
             )
             for i, c in enumerate(composed)
         ]
-        events.question_changed(question.pk, now_status, question.risk_level)
         events.drafting_ended(question.pk, "drafted", drafts[0].text)
     return drafts
 
@@ -304,7 +293,7 @@ def do_sweep_stuck_drafts() -> list[int]:
     requeued = []
     for question in Question.objects.filter(status__in=[Status.DRAFTING, Status.IN_REVIEW],
                                             drafting_lease_expires_at__lt=now):
-        if _expire_drafting_lease(question, states.SYSTEM, now):
+        if states.expire_drafting_lease(question, states.SYSTEM, now):
             queue_draft(question)
             requeued.append(question.pk)
     waiting_since = now - timedelta(seconds=settings.DRAFT_REQUEUE_AFTER_SECONDS)

@@ -94,7 +94,6 @@ def do_submit_question(text: object, contact: object = None,
                 risk_level=result.risk_level, risk_factors=result.factors_as_json(),
                 priority=result.priority, topics=result.topics,
             )
-            events.question_changed(question.pk, question.status, question.risk_level)
             if result.is_crisis:
                 events.crisis_alert(question.pk, question.risk_level)
             queue_draft(question, background=background)
@@ -108,8 +107,5 @@ def do_submit_question(text: object, contact: object = None,
 
 
 def do_withdraw(question: Question) -> Question:
-    question = states.transition(question, Status.WITHDRAWN, states.CLIENT,
-                                 reason="withdrawn by the client", claimed_by=None,
-                                 claim_expires_at=None)
-    events.question_changed(question.pk, question.status, question.risk_level)
-    return question
+    return states.transition(question, Status.WITHDRAWN, states.CLIENT,
+                             reason="withdrawn by the client")

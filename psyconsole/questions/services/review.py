@@ -61,10 +61,8 @@ def do_claim(question: Question, user: AbstractBaseUser) -> Question:
             raise TransitionError(f"Question #{question.pk} is claimed by someone "
                                   "else.") from exc
         return question
-    question = states.claim(question, user, _lease_end(), from_states=CLAIMABLE,
-                            first_claimed_at=Coalesce(F("first_claimed_at"), Value(now)))
-    events.question_changed(question.pk, question.status, question.risk_level)
-    return question
+    return states.claim(question, user, _lease_end(), from_states=CLAIMABLE,
+                        first_claimed_at=Coalesce(F("first_claimed_at"), Value(now)))
 
 
 def do_write_without_draft(question: Question, user: AbstractBaseUser) -> Question:
@@ -135,20 +133,8 @@ def do_release(question: Question, user: AbstractBaseUser, reason: str = "") -> 
     check_can(user, "questions.claim_question")
     question.refresh_from_db()
     check_holds_claim(question, user)
-    now = timezone.now()
-    condition = Q(claimed_by=user)
-    if question.drafting_lease_expires_at and question.drafting_lease_expires_at > now:
-        # The worker is still writing: the question goes back to drafting, lease intact.
-        back_to = Status.DRAFTING
-        condition &= Q(drafting_lease_expires_at__gt=now)
-    else:
-        back_to = Status.DRAFTED if question.drafts.exists() else Status.SCREENED
-    question = states.transition(
-        question, back_to, Actor.of(user), action="release", reason=reason,
-        extra_condition=condition, claimed_by=None, claim_expires_at=None,
-    )
-    events.question_changed(question.pk, question.status, question.risk_level)
-    if back_to == Status.SCREENED:
+    question = states.release(question, user, reason=reason)
+    if question.status == Status.SCREENED:  # still without a draft: ask for one
         queue_draft(question)
     return question
 
@@ -258,11 +244,9 @@ def do_approve(question: Question, user: AbstractBaseUser, text: object = None,
                               extra_condition=Q(claimed_by=user),
                               data={"review_id": review.pk,
                                     "findings": [f["rule"] for f in findings],
-                                    "overridden": bool(blocking)},
-                              claimed_by=None, claim_expires_at=None)
+                                    "overridden": bool(blocking)})
             states.transition(question, Status.DELIVERED, states.SYSTEM, action="deliver",
                               reason="published on the client's tracking page")
-            events.question_changed(question.pk, Status.DELIVERED, question.risk_level)
     except ReplyBlocked as exc:
         # Nothing of the approval is written, but the refusal is audited.
         states.record_event(question, actor, "approval_blocked", from_state=question.status,
@@ -283,9 +267,7 @@ def _close_with_review(question: Question, user: AbstractBaseUser, decision: str
         review = Review.objects.create(question=question, draft=selectors.current_draft(question),
                                        reviewer=user, decision=decision, reason=reason)
         states.transition(question, to_state, Actor.of(user), action=decision, reason=reason,
-                          data={"review_id": review.pk}, claimed_by=None,
-                          claim_expires_at=None)
-        events.question_changed(question.pk, to_state, question.risk_level)
+                          data={"review_id": review.pk})
     return review
 
 
