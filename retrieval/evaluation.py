@@ -8,12 +8,12 @@ mean share of each question's listed articles found in the top 5.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
+from retrieval import jsonl
 from retrieval.service import search
 
 
@@ -26,15 +26,12 @@ class LabelledQuestion:
 
 def load_set(path: Path) -> list[LabelledQuestion]:
     items = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, row in jsonl.read_jsonl(path):
         try:
-            row = json.loads(line)
             items.append(LabelledQuestion(str(row["id"]), str(row["question"]),
                                           tuple(row["relevant"])))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path.name} line {number}: {exc}") from exc
+        except (KeyError, TypeError) as exc:
+            raise jsonl.line_error(path, number, exc) from exc
     return items
 
 

@@ -1,4 +1,5 @@
 """Shared fixtures: users of each role, a JSON client, the tiny model and the index.
+What tests build by hand (users, questions, clients) lives in `tests/factories.py`.
 
 Tests run against the real PostgreSQL and Redis servers (`make test` points
 DATABASE_URL and REDIS_URL at them).
@@ -6,8 +7,6 @@ DATABASE_URL and REDIS_URL at them).
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,14 +14,11 @@ from typing import Any
 import pytest
 import redis
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-from django.test import Client
 
 from inference.tiny import build_tiny_model
 from psyconsole.questions import roles
+from tests.factories import JsonClient, copy_articles, make_drafted_question, make_user
 
-ROOT = Path(__file__).resolve().parent.parent
 TINY_MODEL_DIR = Path(settings.VAR_DIR) / "models" / "tiny-smollm2-v1"
 
 
@@ -88,13 +84,6 @@ CORE_ARTICLES = [
 ]
 
 
-def copy_articles(directory: Path, slugs: list[str]) -> Path:
-    """A folder holding these fixture articles, for a test corpus."""
-    for slug in slugs:
-        shutil.copy(ROOT / "fixtures" / "articles" / f"{slug}.md", directory)
-    return directory
-
-
 @pytest.fixture(scope="session")
 def core_articles_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_articles(tmp_path_factory.mktemp("articles"), CORE_ARTICLES)
@@ -110,17 +99,6 @@ def corpus_index(settings: Any, tmp_path: Path, db: None, core_articles_dir: Pat
     load_directory(core_articles_dir)
     build_index(settings.INDEX_DIR, progress=False)
     return settings.INDEX_DIR
-
-
-def make_user(username: str, role: str | None) -> Any:
-    roles.ensure_roles()
-    user = get_user_model().objects.create_user(
-        username=username, password="correct horse battery staple",
-        first_name=username.capitalize(),
-    )
-    if role:
-        user.groups.add(Group.objects.get(name=role))
-    return user
 
 
 @pytest.fixture
@@ -144,12 +122,6 @@ def outsider(db: None) -> Any:
     return make_user("olly", None)
 
 
-class JsonClient(Client):
-    def post_json(self, path: str, data: Any = None, **extra: Any) -> Any:
-        body = data if isinstance(data, (str, bytes)) else json.dumps(data)
-        return self.post(path, body, content_type="application/json", **extra)
-
-
 @pytest.fixture
 def api() -> JsonClient:
     return JsonClient()
@@ -160,26 +132,6 @@ def staff_api(counsellor: Any) -> Iterator[JsonClient]:
     client = JsonClient()
     client.force_login(counsellor)
     yield client
-
-
-def make_drafted_question(text: str = "I can't sleep before exams.") -> Any:
-    """A screened question with one draft, made without running a model."""
-    from inference.models import ModelVersion
-    from psyconsole.questions import states
-    from psyconsole.questions.models import Draft, Status
-    from psyconsole.questions.services import intake
-
-    question = intake.do_submit_question(text).question
-    states.transition(question, Status.DRAFTING, states.WORKER)
-    version, _ = ModelVersion.objects.get_or_create(name="test-model",
-                                                    defaults={"base_model": "test"})
-    Draft.objects.create(
-        question=question, model_version=version, text="A draft reply [1].",
-        raw_text="A draft reply [1].", prompt=[{"role": "user", "content": text}],
-        prompt_version="test", passages=[{"chunk_id": 1, "score": 0.5, "article_title": "Sleep",
-                                          "url": "/corpus/sleep/", "heading": "", "text": "..."}],
-    )
-    return states.transition(question, Status.DRAFTED, states.WORKER)
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ def test_a_single_overlong_sentence_is_kept_whole():
 def test_the_real_tokenizer_bounds_real_articles():
     from retrieval.chunking import default_token_counter
     from retrieval.markdown_files import parse_article
-    from tests.conftest import ROOT
+    from tests.factories import ROOT
 
     count = default_token_counter()
     article = parse_article(ROOT / "fixtures" / "articles" / "sleep-difficulties.md")

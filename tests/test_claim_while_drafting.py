@@ -11,7 +11,7 @@ from psyconsole.questions import selectors
 from psyconsole.questions.models import Draft, Question, ReplyEdit, Status
 from psyconsole.questions.services import drafting, intake, review
 from psyconsole.screening.levels import PRIORITY
-from tests.conftest import JsonClient, make_drafted_question
+from tests.factories import JsonClient, make_drafted_question
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.db import connection
 from psyconsole.questions.models import Question, Status
 from psyconsole.questions.services import review
 from psyconsole.questions.states import TransitionError
-from tests.conftest import make_drafted_question, make_user
+from tests.factories import make_drafted_question, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from psyconsole.questions.models import Review, Status
-from tests.conftest import make_drafted_question
+from tests.factories import make_drafted_question
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ import pytest
 from retrieval.dedup import is_near_duplicate, simhash
 from retrieval.markdown_files import parse_article
 from retrieval.site import build_site
-from tests.conftest import ROOT
+from tests.factories import ROOT
 
 ARTICLES = sorted((ROOT / "fixtures" / "articles").glob("*.md"))
 PARSED = [parse_article(p) for p in ARTICLES]

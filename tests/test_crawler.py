@@ -18,7 +18,7 @@ from django.core.management import CommandError, call_command
 from retrieval.crawler import CrawlConfig, Crawler, load_sources
 from retrieval.models import Article, CrawledPage
 from retrieval.site import build_site
-from tests.conftest import ROOT
+from tests.factories import ROOT
 
 pytestmark = pytest.mark.django_db
 

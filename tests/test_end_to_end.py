@@ -17,7 +17,7 @@ from django.conf import settings as live_settings
 
 from psyconsole.questions.models import Draft, Question
 from psyconsole.questions.tasks import draft_question
-from tests.conftest import ROOT, JsonClient
+from tests.factories import ROOT, JsonClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 
 from retrieval.corpus import load_directory
 from retrieval.index import build_index
-from tests.conftest import ROOT
+from tests.factories import ROOT
 
 pytestmark = pytest.mark.django_db
 

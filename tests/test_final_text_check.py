@@ -10,7 +10,7 @@ from django.conf import settings
 
 from psyconsole.questions.models import AuditEvent, Question, Review, Status
 from psyconsole.screening.levels import PRIORITY
-from tests.conftest import JsonClient, make_drafted_question
+from tests.factories import JsonClient, make_drafted_question
 
 pytestmark = pytest.mark.django_db
 

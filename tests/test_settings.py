@@ -10,7 +10,7 @@ import sys
 import redis
 
 from psyconsole import embedded_redis
-from tests.conftest import ROOT
+from tests.factories import ROOT
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:

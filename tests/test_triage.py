@@ -10,7 +10,7 @@ from django.utils import timezone
 from psyconsole.questions import selectors
 from psyconsole.questions.models import Question, ScreeningLabel
 from psyconsole.questions.services import review
-from tests.conftest import JsonClient, make_drafted_question
+from tests.factories import JsonClient, make_drafted_question
 
 pytestmark = pytest.mark.django_db
 

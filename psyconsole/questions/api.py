@@ -6,10 +6,8 @@ Views stay thin: they parse, call a service or selector, and shape the answer.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -22,7 +20,7 @@ from ninja.parser import Parser
 from ninja.security import HttpBasicAuth, HttpBearer, SessionAuth
 
 from psyconsole.questions import selectors
-from psyconsole.questions.models import Draft, Question, Review, RiskLevel, Status
+from psyconsole.questions.models import AuditEvent, Question, Review, RiskLevel, Status
 from psyconsole.questions.schemas import (
     AnnotationIn,
     AnnotationOut,
@@ -66,7 +64,6 @@ from psyconsole.questions.services.review import (
 from psyconsole.questions.services.tokens import do_issue_api_token
 from psyconsole.questions.states import TransitionError
 
-TRACKING_CODE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 TOKEN_HOURS = 12
 
 
@@ -197,29 +194,6 @@ STAFF_ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422:
 public = Router(tags=["clients"])
 
 
-def _status_out(question: Question) -> dict[str, Any]:
-    review = selectors.delivered_reply(question)
-    return {
-        "tracking_code": question.tracking_code,
-        "status": question.status,
-        "status_label": question.get_status_display(),
-        "received_at": question.created_at,
-        "reply": None if review is None else {
-            "text": review.final_text,
-            "approved_at": review.created_at,
-            "disclosure": settings.AI_DISCLOSURE,
-        },
-        "notice": settings.AI_DISCLOSURE,
-        "support_resources": settings.CRISIS_RESOURCES,
-    }
-
-
-def _by_tracking_code(code: str) -> Question:
-    if not TRACKING_CODE.match(code):
-        raise Question.DoesNotExist
-    return Question.objects.get(tracking_code=code)
-
-
 @public.post("/questions", response={201: QuestionCreatedOut, **ERRORS},
              summary="Submit a question")
 def submit_question(request: HttpRequest, payload: QuestionIn) -> Reply:
@@ -228,21 +202,20 @@ def submit_question(request: HttpRequest, payload: QuestionIn) -> Reply:
     submission = do_submit_question(
         payload.text, payload.contact, request.headers.get("Idempotency-Key"),
     )
-    q = submission.question
-    return Reply(201, {"id": q.pk, "tracking_code": q.tracking_code, "status": q.status})
+    return Reply(201, submission.question)
 
 
 @public.get("/questions/{tracking_code}", response={200: QuestionStatusOut, 404: ErrorOut},
             summary="Track a question and read its approved reply")
-def track_question(request: HttpRequest, tracking_code: str) -> dict[str, Any]:
-    return _status_out(_by_tracking_code(tracking_code))
+def track_question(request: HttpRequest, tracking_code: str) -> Question:
+    return selectors.question_by_tracking_code(tracking_code)
 
 
 @public.post("/questions/{tracking_code}/withdraw",
              response={200: QuestionStatusOut, 404: ErrorOut, 409: ErrorOut},
              summary="Withdraw a question")
-def withdraw_question(request: HttpRequest, tracking_code: str) -> dict[str, Any]:
-    return _status_out(do_withdraw(_by_tracking_code(tracking_code)))
+def withdraw_question(request: HttpRequest, tracking_code: str) -> Question:
+    return do_withdraw(selectors.question_by_tracking_code(tracking_code))
 
 
 @public.post("/auth/token", response={200: TokenOut, 401: ErrorOut, **ERRORS},
@@ -260,69 +233,22 @@ def issue_token(request: HttpRequest, payload: TokenIn) -> Any:
 console = Router(tags=["console"], auth=STAFF_AUTH)
 
 
-def _user_label(user: Any) -> str | None:
-    return None if user is None else (user.get_full_name() or user.get_username())
-
-
-def _draft_out(draft: Draft) -> dict[str, Any]:
-    return {
-        "id": draft.pk, "candidate": draft.candidate, "instruction": draft.instruction,
-        "text": draft.text, "model_version": draft.model_version.name,
-        "engine": draft.engine, "prompt_version": draft.prompt_version, "passages": draft.passages,
-        "findings": draft.findings, "timings": draft.timings,
-        "prompt_tokens": draft.prompt_tokens, "completion_tokens": draft.completion_tokens,
-        "created_at": draft.created_at,
-    }
-
-
-def _review_out(review: Review) -> dict[str, Any]:
-    return {
-        "id": review.pk, "question_id": review.question_id, "decision": review.decision,
-        "reviewer": _user_label(review.reviewer),
-        "final_text": review.final_text, "reason": review.reason,
-        "findings": review.findings, "overridden": review.overridden,
-        "override_reason": review.override_reason,
-        "created_at": review.created_at, "audited_by": _user_label(review.audited_by),
-        "audited_at": review.audited_at,
-    }
-
-
-def _detail_out(request: HttpRequest, question_id: int) -> dict[str, Any]:
-    check_can(request.user, "questions.view_question")
-    q = selectors.question_for_staff(question_id)
-    return {
-        "id": q.pk, "tracking_code": q.tracking_code, "text": q.text,
-        "contact": q.contact if selectors.can_see_contact(request.user) else None,
-        "status": q.status, "risk_level": q.risk_level, "risk_factors": q.risk_factors,
-        "topics": q.topics,
-        "priority": q.priority, "created_at": q.created_at,
-        "claimed_by": _user_label(q.claimed_by), "claim_expires_at": q.claim_expires_at,
-        "current_reply": selectors.current_reply_text(q),
-        "drafting": selectors.drafting_status(q),
-        "drafts": [_draft_out(d) for d in q.drafts.all()],
-        "reviews": [_review_out(r) for r in q.reviews.all()],
-    }
-
-
 def _question(question_id: int) -> Question:
     return Question.objects.get(pk=question_id)
+
+
+def _detail(request: HttpRequest, question_id: int) -> Question:
+    check_can(request.user, "questions.view_question")
+    return selectors.question_for_staff(question_id)
 
 
 @console.get("/queue", response={200: list[QueueItemOut], **STAFF_ERRORS},
              summary="List open questions, most urgent first")
 def list_queue(request: HttpRequest, status: Status | None = None,
                risk_level: RiskLevel | None = None, topic: str | None = None
-               ) -> list[dict[str, Any]]:
+               ) -> list[Question]:
     check_can(request.user, "questions.view_question")
-    return [
-        {"id": q.pk, "status": q.status, "risk_level": q.risk_level, "priority": q.priority,
-         "topics": q.topics, "sla_due_at": q.sla_due_at,
-         "sla_breached": q.sla_breached,
-         "excerpt": q.text[:160], "created_at": q.created_at,
-         "claimed_by": _user_label(q.claimed_by), "claim_expires_at": q.claim_expires_at,
-         "has_draft": q.has_draft}
-        for q in selectors.queue(status=status, risk_level=risk_level, topic=topic)[:500]
-    ]
+    return list(selectors.queue(status=status, risk_level=risk_level, topic=topic)[:500])
 
 
 @console.post("/take-next", response={200: QuestionDetailOut, 204: None, **STAFF_ERRORS},
@@ -331,7 +257,7 @@ def take_next(request: HttpRequest) -> Any:
     question = do_take_next(request.user)
     if question is None:
         return Reply(204, None)
-    return _detail_out(request, question.pk)
+    return _detail(request, question.pk)
 
 
 @console.get("/sla", response={200: SlaOut, **STAFF_ERRORS},
@@ -346,43 +272,42 @@ def sla(request: HttpRequest) -> dict[str, Any]:
 def override_risk(request: HttpRequest, question_id: int, payload: RiskOverrideIn) -> Any:
     do_override_risk(_question(question_id), request.user, payload.risk_level,
                               payload.reason)
-    return _detail_out(request, question_id)
+    return _detail(request, question_id)
 
 
 @console.get("/questions/{question_id}", response={200: QuestionDetailOut, **STAFF_ERRORS},
              summary="A question with its drafts, sources and reviews")
-def question_detail(request: HttpRequest, question_id: int) -> dict[str, Any]:
-    return _detail_out(request, question_id)
+def question_detail(request: HttpRequest, question_id: int) -> Question:
+    return _detail(request, question_id)
 
 
 @console.post("/questions/{question_id}/claim",
               response={200: QuestionDetailOut, **STAFF_ERRORS}, summary="Claim for review")
-def claim(request: HttpRequest, question_id: int) -> dict[str, Any]:
+def claim(request: HttpRequest, question_id: int) -> Question:
     do_claim(_question(question_id), request.user)
-    return _detail_out(request, question_id)
+    return _detail(request, question_id)
 
 
 @console.post("/questions/{question_id}/release",
               response={200: QuestionDetailOut, **STAFF_ERRORS}, summary="Release a claim")
-def release(request: HttpRequest, question_id: int) -> dict[str, Any]:
+def release(request: HttpRequest, question_id: int) -> Question:
     do_release(_question(question_id), request.user)
-    return _detail_out(request, question_id)
+    return _detail(request, question_id)
 
 
 @console.post("/questions/{question_id}/edits", response={201: EditOut, **STAFF_ERRORS},
               summary="Save an edit of the reply")
 def save_edit(request: HttpRequest, question_id: int, payload: TextIn) -> Any:
     edit = do_save_edit(_question(question_id), request.user, payload.text)
-    return Reply(201, {"id": edit.pk, "question_id": question_id,
-                       "created_at": edit.created_at})
+    return Reply(201, edit)
 
 
 @console.post("/questions/{question_id}/write-without-draft",
               response={200: QuestionDetailOut, **STAFF_ERRORS},
               summary="Claim and write the reply yourself, without waiting for the model")
-def write_without_draft(request: HttpRequest, question_id: int) -> dict[str, Any]:
+def write_without_draft(request: HttpRequest, question_id: int) -> Question:
     do_write_without_draft(_question(question_id), request.user)
-    return _detail_out(request, question_id)
+    return _detail(request, question_id)
 
 
 @console.post("/questions/{question_id}/approve",
@@ -395,20 +320,20 @@ def approve(request: HttpRequest, question_id: int, payload: ApproveIn | None = 
     as it is."""
     text = payload.text if payload is not None else None
     override = payload.override_reason if payload is not None else None
-    return _review_out(do_approve(_question(question_id), request.user, text,
+    return (do_approve(_question(question_id), request.user, text,
                                            override))
 
 
 @console.post("/questions/{question_id}/reject", response={200: ReviewOut, **STAFF_ERRORS},
               summary="Close without a reply")
 def reject(request: HttpRequest, question_id: int, payload: ReasonIn) -> Any:
-    return _review_out(do_reject(_question(question_id), request.user, payload.reason))
+    return (do_reject(_question(question_id), request.user, payload.reason))
 
 
 @console.post("/questions/{question_id}/escalate", response={200: ReviewOut, **STAFF_ERRORS},
               summary="Escalate to a supervisor")
 def escalate(request: HttpRequest, question_id: int, payload: ReasonIn) -> Any:
-    return _review_out(do_escalate(_question(question_id), request.user,
+    return (do_escalate(_question(question_id), request.user,
                                             payload.reason))
 
 
@@ -430,25 +355,19 @@ def cancel_draft(request: HttpRequest, question_id: int) -> Any:
 
 @console.get("/questions/{question_id}/audit", response={200: list[AuditEventOut],
              **STAFF_ERRORS}, summary="The question's audit trail (supervisors)")
-def audit_trail(request: HttpRequest, question_id: int) -> list[dict[str, Any]]:
+def audit_trail(request: HttpRequest, question_id: int) -> list[AuditEvent]:
     check_can(request.user, "questions.audit_reply")
-    return [
-        {"id": e.pk, "actor": e.actor_label, "action": e.action, "from_state": e.from_state,
-         "to_state": e.to_state, "reason": e.reason,
-         "flagged": e.action == "guardrail_override", "data": e.data,
-         "created_at": e.created_at}
-        for e in selectors.audit_trail(_question(question_id))
-    ]
+    return list(selectors.audit_trail(_question(question_id)))
 
 
 @console.get("/reviews", response={200: list[ReviewOut], **STAFF_ERRORS},
              summary="Approved replies for the audit (supervisors), as on the audit page")
 def approved_reviews(request: HttpRequest, overridden: bool | None = None
-                     ) -> list[dict[str, Any]]:
+                     ) -> list[Review]:
     """Unaudited first; `overridden=true` lists only replies approved over blocking
     guardrail findings."""
     check_can(request.user, "questions.audit_reply")
-    return [_review_out(r) for r in selectors.approved_reviews(overridden=overridden)[:200]]
+    return list(selectors.approved_reviews(overridden=overridden)[:200])
 
 
 @console.post("/reviews/{review_id}/annotations",
@@ -456,14 +375,14 @@ def approved_reviews(request: HttpRequest, overridden: bool | None = None
 def annotate(request: HttpRequest, review_id: int, payload: AnnotationIn) -> Any:
     review = get_object_or_404(Review, pk=review_id)
     annotation = do_annotate(review, request.user, **payload.dict())
-    return Reply(201, {"id": annotation.pk, "review_id": review.pk})
+    return Reply(201, annotation)
 
 
 @console.post("/reviews/{review_id}/audit", response={200: ReviewOut, **STAFF_ERRORS},
               summary="Record a supervisor's audit of an approved reply")
 def audit_review(request: HttpRequest, review_id: int, payload: NoteIn) -> Any:
     review = get_object_or_404(Review, pk=review_id)
-    return _review_out(do_audit(review, request.user, payload.note))
+    return (do_audit(review, request.user, payload.note))
 
 
 api.add_router("/", public)

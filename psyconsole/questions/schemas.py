@@ -1,12 +1,25 @@
-"""Request and response shapes of the JSON API (they also define the OpenAPI schema)."""
+"""Request and response shapes of the JSON API: the one declaration of each (they also
+define the OpenAPI schema). Output schemas read the models themselves, through field
+aliases and `resolve_*` methods, so the API's views return objects, never dicts that
+repeat the shape.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from ninja import Field, Schema
 from pydantic import StrictInt, StrictStr
+
+from psyconsole.questions import limits, selectors
+from psyconsole.questions.models import AuditEvent, Question, Review
+
+
+def user_label(user: Any) -> str | None:
+    """How the API names a professional: their full name, else their username."""
+    return None if user is None else (user.get_full_name() or user.get_username())
 
 
 class ErrorOut(Schema):
@@ -14,11 +27,13 @@ class ErrorOut(Schema):
 
 
 class QuestionIn(Schema):
-    text: StrictStr = Field(..., description="The client's question, 1 to 5,000 characters.",
-                            json_schema_extra={"minLength": 1, "maxLength": 5000})
+    text: StrictStr = Field(..., description=f"The client's question, 1 to "
+                            f"{limits.QUESTION_MAX_CHARS:,} characters.",
+                            json_schema_extra={"minLength": 1,
+                                               "maxLength": limits.QUESTION_MAX_CHARS})
     contact: StrictStr | None = Field(None, description="Optional contact details. Only "
                                       "supervisors can see them.",
-                                      json_schema_extra={"maxLength": 254})
+                                      json_schema_extra={"maxLength": limits.CONTACT_MAX_CHARS})
 
 
 class QuestionCreatedOut(Schema):
@@ -37,10 +52,30 @@ class QuestionStatusOut(Schema):
     tracking_code: str
     status: str
     status_label: str
-    received_at: datetime
+    received_at: datetime = Field(..., alias="created_at")
     reply: ReplyOut | None
     notice: str
     support_resources: list[str]
+
+    @staticmethod
+    def resolve_status_label(question: Question) -> str:
+        return question.get_status_display()
+
+    @staticmethod
+    def resolve_reply(question: Question) -> dict[str, Any] | None:
+        review = selectors.delivered_reply(question)
+        if review is None:
+            return None
+        return {"text": review.final_text, "approved_at": review.created_at,
+                "disclosure": settings.AI_DISCLOSURE}
+
+    @staticmethod
+    def resolve_notice(question: Question) -> str:
+        return settings.AI_DISCLOSURE
+
+    @staticmethod
+    def resolve_support_resources(question: Question) -> list[str]:
+        return settings.CRISIS_RESOURCES
 
 
 class TokenIn(Schema):
@@ -68,6 +103,14 @@ class QueueItemOut(Schema):
     claim_expires_at: datetime | None
     has_draft: bool
 
+    @staticmethod
+    def resolve_excerpt(question: Question) -> str:
+        return question.text[:160]
+
+    @staticmethod
+    def resolve_claimed_by(question: Question) -> str | None:
+        return user_label(question.claimed_by)
+
 
 class PassageOut(Schema):
     chunk_id: int
@@ -83,7 +126,7 @@ class DraftOut(Schema):
     candidate: int
     instruction: str
     text: str
-    model_version: str
+    model_version: str = Field(..., alias="model_version.name")
     engine: str
     prompt_version: str
     passages: list[PassageOut]
@@ -117,6 +160,14 @@ class ReviewOut(Schema):
     created_at: datetime
     audited_by: str | None
     audited_at: datetime | None
+
+    @staticmethod
+    def resolve_reviewer(review: Review) -> str | None:
+        return user_label(review.reviewer)
+
+    @staticmethod
+    def resolve_audited_by(review: Review) -> str | None:
+        return user_label(review.audited_by)
 
 
 class BlockedOut(Schema):
@@ -156,33 +207,57 @@ class QuestionDetailOut(Schema):
     drafts: list[DraftOut]
     reviews: list[ReviewOut]
 
+    @staticmethod
+    def resolve_contact(question: Question, context: dict[str, Any]) -> str | None:
+        user = context["request"].user
+        return question.contact if selectors.can_see_contact(user) else None
+
+    @staticmethod
+    def resolve_claimed_by(question: Question) -> str | None:
+        return user_label(question.claimed_by)
+
+    @staticmethod
+    def resolve_current_reply(question: Question) -> str:
+        return selectors.current_reply_text(question)
+
+    @staticmethod
+    def resolve_drafting(question: Question) -> dict[str, Any]:
+        return selectors.drafting_status(question)
+
 
 class TextIn(Schema):
-    text: StrictStr = Field(..., json_schema_extra={"minLength": 1, "maxLength": 20000})
+    text: StrictStr = Field(..., json_schema_extra={"minLength": 1,
+                                                    "maxLength": limits.REPLY_MAX_CHARS})
 
 
 class ApproveIn(Schema):
     text: StrictStr | None = Field(None, description="The final reply; omit to approve the "
                                    "latest saved edit or draft as it stands.")
     override_reason: StrictStr | None = Field(
-        None, description="Approve despite blocking guardrail findings: why (10 to 2,000 "
-        "characters). Audited, and flagged on the supervisor's audit page.",
-        json_schema_extra={"minLength": 10, "maxLength": 2000})
+        None, description="Approve despite blocking guardrail findings: why "
+        f"({limits.OVERRIDE_REASON_MIN_CHARS} to {limits.REASON_MAX_CHARS:,} characters). "
+        "Audited, and flagged on the supervisor's audit page.",
+        json_schema_extra={"minLength": limits.OVERRIDE_REASON_MIN_CHARS,
+                           "maxLength": limits.REASON_MAX_CHARS})
 
 
 class ReasonIn(Schema):
-    reason: StrictStr = Field(..., json_schema_extra={"minLength": 1, "maxLength": 2000})
+    reason: StrictStr = Field(..., json_schema_extra={"minLength": 1,
+                                                      "maxLength": limits.REASON_MAX_CHARS})
 
 
 class RedraftIn(Schema):
     instruction: StrictStr = Field("", description='For example "shorter", "warmer" or '
-                                   '"more practical", or your own words (200 characters).')
-    candidates: StrictInt = Field(1, ge=1, le=3, description="How many drafts to offer.")
+                                   '"more practical", or your own words '
+                                   f'({limits.INSTRUCTION_MAX_CHARS} characters).')
+    candidates: StrictInt = Field(1, ge=1, le=limits.MAX_CANDIDATES,
+                                  description="How many drafts to offer.")
 
 
 class RiskOverrideIn(Schema):
     risk_level: StrictStr = Field(..., description="none, low, moderate, high or imminent")
-    reason: StrictStr = Field(..., json_schema_extra={"minLength": 1, "maxLength": 2000})
+    reason: StrictStr = Field(..., json_schema_extra={"minLength": 1,
+                                                      "maxLength": limits.REASON_MAX_CHARS})
 
 
 class SlaOut(Schema):
@@ -197,12 +272,15 @@ class NoteIn(Schema):
     note: StrictStr = ""
 
 
+_LOW, _HIGH = limits.RATING_RANGE
+
+
 class AnnotationIn(Schema):
-    helpfulness: StrictInt | None = Field(None, ge=1, le=5)
-    relevance: StrictInt | None = Field(None, ge=1, le=5)
-    empathy: StrictInt | None = Field(None, ge=1, le=5)
-    safety: StrictInt | None = Field(None, ge=1, le=5)
-    tags: list[StrictStr] = Field(default_factory=list, max_length=20)
+    helpfulness: StrictInt | None = Field(None, ge=_LOW, le=_HIGH)
+    relevance: StrictInt | None = Field(None, ge=_LOW, le=_HIGH)
+    empathy: StrictInt | None = Field(None, ge=_LOW, le=_HIGH)
+    safety: StrictInt | None = Field(None, ge=_LOW, le=_HIGH)
+    tags: list[StrictStr] = Field(default_factory=list, max_length=limits.MAX_TAGS)
     note: StrictStr = ""
 
 
@@ -219,7 +297,7 @@ class EditOut(Schema):
 
 class AuditEventOut(Schema):
     id: int
-    actor: str
+    actor: str = Field(..., alias="actor_label")
     action: str
     from_state: str
     to_state: str
@@ -228,3 +306,7 @@ class AuditEventOut(Schema):
                           "blocking findings.")
     data: dict[str, Any]
     created_at: datetime
+
+    @staticmethod
+    def resolve_flagged(event: AuditEvent) -> bool:
+        return event.action == "guardrail_override"

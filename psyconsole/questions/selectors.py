@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +24,8 @@ from django.utils import timezone
 from psyconsole.questions.models import ApiToken, AuditEvent, Draft, Question, Review, Status
 from psyconsole.questions.states import CLOSED_STATES, OPEN_STATES, is_drafting
 from psyconsole.screening.levels import CRISIS_LEVELS
+
+TRACKING_CODE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 def sla_due_expression() -> Case:
@@ -73,6 +76,15 @@ def unclaimed_crises() -> QuerySet[Question]:
     """High and imminent questions nobody has claimed yet: flagged on every page."""
     return Question.objects.filter(status__in=OPEN_STATES, claimed_by__isnull=True,
                                    risk_level__in=CRISIS_LEVELS).order_by("created_at")
+
+
+def question_by_tracking_code(code: str) -> Question:
+    """The question a client's tracking code names; Question.DoesNotExist for a code that
+    is malformed or unknown (told apart from each other nowhere, so that codes cannot be
+    probed)."""
+    if not TRACKING_CODE.match(code):
+        raise Question.DoesNotExist
+    return Question.objects.get(tracking_code=code)
 
 
 def question_for_staff(question_id: int) -> Question:

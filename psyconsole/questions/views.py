@@ -17,7 +17,6 @@ from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from psyconsole.questions import limits, selectors
-from psyconsole.questions.api import TRACKING_CODE
 from psyconsole.questions.forms import AnnotationForm, QuestionForm, ReasonForm, ReplyForm
 from psyconsole.questions.models import Question, Review, RiskLevel, Status
 from psyconsole.questions.services.audit import do_audit
@@ -71,9 +70,10 @@ def ask(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def track(request: HttpRequest, tracking_code: str) -> HttpResponse:
-    if not TRACKING_CODE.match(tracking_code):
-        raise Http404
-    question = get_object_or_404(Question, tracking_code=tracking_code)
+    try:
+        question = selectors.question_by_tracking_code(tracking_code)
+    except Question.DoesNotExist as exc:
+        raise Http404 from exc
     return render(request, "public/track.html", {
         "question": question, "reply": selectors.delivered_reply(question),
     })

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from psyconsole.screening.levels import LEVELS
+from retrieval import jsonl
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures" / "screening"
 
@@ -21,11 +21,8 @@ class Labelled:
 
 def read_jsonl(path: Path) -> list[Labelled]:
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, row in jsonl.read_jsonl(path):
         try:
-            row = json.loads(line)
             level = row.get("risk_level")
             if level is not None and level not in LEVELS:
                 raise ValueError(f"unknown risk_level {level!r}")
@@ -33,8 +30,8 @@ def read_jsonl(path: Path) -> list[Labelled]:
                 raise ValueError("text must be a non-empty string")
             rows.append(Labelled(str(row.get("id", number)), row["text"], level or "",
                                  str(row.get("kind") or "")))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(f"{path.name} line {number}: {exc}") from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise jsonl.line_error(path, number, exc) from exc
     return rows
 
 

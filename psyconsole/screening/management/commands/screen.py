@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from psyconsole.screening import screen
+from retrieval.jsonl import json_lines
 
 
 class Command(BaseCommand):
@@ -21,18 +22,15 @@ class Command(BaseCommand):
             raw = options["file"].read_bytes()
         except OSError as exc:
             raise CommandError(str(exc)) from exc
-        for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
-            if not line.strip():
+        for line in json_lines(raw, decode_errors="replace"):
+            text = (line.record or {}).get("text")
+            if line.record is None or not isinstance(text, str):
+                error = line.error or ("text must be a string" if "text" in line.record
+                                       else "a record needs a text")
+                self.stdout.write(json.dumps({"id": None, "line": line.number,
+                                              "error": error}))
                 continue
-            try:
-                row = json.loads(line)
-                text = row["text"]
-                if not isinstance(text, str):
-                    raise TypeError("text must be a string")
-            except (ValueError, KeyError, TypeError) as exc:
-                self.stdout.write(json.dumps({"id": None, "line": number,
-                                              "error": f"{type(exc).__name__}: {exc}"}))
-                continue
+            row = line.record
             result = screen(text)
             self.stdout.write(json.dumps({
                 "id": row.get("id"), "risk_level": result.risk_level,
