@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 
 from psyconsole.screening.levels import PRIORITY
-from psyconsole.screening.rules import find
-from psyconsole.screening.service import _rule_level
+from psyconsole.screening.rules import find, level_of
 
 
 def level(text: str) -> str:
-    return _rule_level(find(text))
+    return level_of(find(text))
 
 
 @pytest.mark.parametrize(("text", "expected"), [

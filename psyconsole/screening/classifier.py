@@ -234,7 +234,7 @@ def train(texts: list[str], levels: list[str], *, options: TrainingOptions | Non
     from tqdm import tqdm
     from transformers import AutoModel, AutoTokenizer
 
-    from psyconsole.screening.service import rule_level
+    from psyconsole.screening.rules import rule_level
     from retrieval.embeddings import embedding_model_path
 
     options = options or TrainingOptions()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from psyconsole.screening.levels import highest
+
 # Slang, typos and common non-English phrases, folded into the patterns themselves so
 # that evidence spans always point into the client's own text.
 KILL_MYSELF = (
@@ -467,3 +469,18 @@ def _third_party_emergency(text: str) -> tuple[list[RuleHit], bool]:
                               re.split(r"[.!?\n]", text[:m.start()])[-1], re.IGNORECASE)]
         return [_hit("third_party_emergency", "high", m) for m in wish[:1]], False
     return [], False
+
+
+def level_of(hits: list[RuleHit]) -> str:
+    """The level the rule layer gives a message with these hits."""
+    current = {h.factor for h in hits if h.level != "low"}
+    level = highest("none", *(h.level for h in hits)) if hits else "none"
+    # A past attempt alone, with no current distress, is history rather than risk.
+    if current == {"prior_attempt"} and not any(h.factor == "distress" for h in hits):
+        level = "low"
+    return level
+
+
+def rule_level(text: str) -> str:
+    """The level the rule layer alone gives a text."""
+    return level_of(find(text))

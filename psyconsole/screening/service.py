@@ -49,23 +49,9 @@ class ScreeningResult:
         return [asdict(f) for f in self.factors]
 
 
-def _rule_level(hits: list[rules.RuleHit]) -> str:
-    current = {h.factor for h in hits if h.level != "low"}
-    level = highest("none", *(h.level for h in hits)) if hits else "none"
-    # A past attempt alone, with no current distress, is history rather than risk.
-    if current == {"prior_attempt"} and not any(h.factor == "distress" for h in hits):
-        level = "low"
-    return level
-
-
-def rule_level(text: str) -> str:
-    """The level the rule layer alone gives a text."""
-    return _rule_level(rules.find(text))
-
-
 def screen(text: str) -> ScreeningResult:
     hits = rules.find(text)
-    rule_level = _rule_level(hits)
+    rule_level = rules.level_of(hits)
     model = classifier.get_model()
     model_level, confidence = None, 0.9 if hits else 0.6
     if model is not None:
