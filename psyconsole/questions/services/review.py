@@ -294,12 +294,15 @@ def do_annotate(review: Review, user: AbstractBaseUser, *, helpfulness: int | No
         raise PermissionDenied("Only the reviewer or a supervisor can annotate this review.")
     ratings = {"helpfulness": helpfulness, "relevance": relevance, "empathy": empathy,
                "safety": safety}
+    low, high = limits.RATING_RANGE
     for name, value in ratings.items():
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)
-                                  or not 1 <= value <= 5):
-            raise ValidationError({name: f"{name} must be a whole number from 1 to 5."})
+                                  or not low <= value <= high):
+            raise ValidationError({name: f"{name} must be a whole number from {low} to "
+                                         f"{high}."})
     note = check_text(note, field="note", max_chars=limits.REASON_MAX_CHARS, required=False)
-    tags = [check_text(t, field="tags", max_chars=50) for t in tags or []][:20]
+    tags = [check_text(t, field="tags", max_chars=limits.TAG_MAX_CHARS)
+            for t in tags or []][:limits.MAX_TAGS]
     with transaction.atomic():
         annotation = Annotation.objects.create(review=review, author=user, tags=tags,
                                                note=note, **ratings)
