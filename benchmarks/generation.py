@@ -2,8 +2,8 @@
 `model.generate` on the same model and prompts:
 
 - single stream: time to first token and tokens per second of the product path
-  (inference.generation.generate: streaming and cancel checks, on the int4 decoder of
-  inference.decoder unless PSY_LLM_ENGINE=float32);
+  (inference.generation.generate, a batch of one: streaming and cancel checks, on the
+  int4 engine of inference.decoder unless PSY_LLM_ENGINE=float32);
 - aggregate tokens per second with queued drafts batched together
   (inference.generation.generate_batch, as the worker runs them);
 - llama.cpp on the packaged GGUF as the reference, where llama-cpp-python is installed.
@@ -112,8 +112,9 @@ def main() -> None:
 
     from inference.generation import engine_name, generate, generate_batch
     from inference.loading import get_model
+    from inference.versions import active_spec
 
-    loaded = get_model()
+    loaded = get_model(active_spec())
     conversations = prompts(max(args.prompts, *args.batch), short=args.short)
     singles = conversations[:args.prompts]
     plain_generate(loaded, singles[0], 8)  # warm up

@@ -1,23 +1,35 @@
 """One generation interface over several backends.
 
 - `transformers`: a local model (the packaged SmolLM2 by default, or any Hugging Face
-  model directory) in this process.
+  model directory) in this process, on the engine chosen when it was loaded.
 - `openai`: any OpenAI-compatible chat server (vLLM, TGI, llama.cpp's server), for sites
   that serve a larger model on their own GPUs. Only the configured server sees the text.
+
+Contract: `get_backend(spec)` returns the configured backend; a local one loads `spec`
+(default: the active one, `inference.versions.active_spec`). Every backend takes the
+same `SamplingParams` and returns `Generation`s with the same timings.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import httpx
 from django.conf import settings
 
-from inference.generation import Generation, StopCheck, TextCallback, generate, generate_batch
-from inference.loading import get_model
+from inference.generation import (
+    Generation,
+    StopCheck,
+    TextCallback,
+    engine_for,
+    generate_batch,
+)
+from inference.loading import ModelSpec, get_model
+from inference.sampling import GREEDY_DRAFT, SamplingParams
+from inference.versions import active_spec
 
 
 class GenerationError(RuntimeError):
@@ -34,20 +46,27 @@ class Backend(Protocol):
     def generate(self, messages: list[dict[str, str]], *, max_new_tokens: int,
                  max_seconds: float, on_text: TextCallback | None = None,
                  should_stop: StopCheck | None = None,
-                 sample_seed: int | None = None) -> Generation: ...
+                 sampling: SamplingParams = GREEDY_DRAFT) -> Generation: ...
 
     def generate_batch(self, conversations: list[list[dict[str, str]]], *,
                        max_new_tokens: int, max_seconds: float,
                        on_text: list[TextCallback | None],
-                       should_stop: list[StopCheck | None]) -> list[Generation]: ...
+                       should_stop: list[StopCheck | None],
+                       sampling: SamplingParams = GREEDY_DRAFT) -> list[Generation]: ...
 
 
 @dataclass
 class TransformersBackend:
+    """The model `spec` names (default: the active one), loaded in this process."""
+
+    spec: ModelSpec | None = None
     kind = "transformers"
+    model_name: str = field(init=False)
+    context_window: int = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaded = get_model()
+        self.loaded = get_model(self.spec or active_spec())
+        self.engine = engine_for(self.loaded)
         self.model_name = self.loaded.name
         self.context_window = int(getattr(self.loaded.model.config,
                                           "max_position_embeddings", 2048))
@@ -60,18 +79,20 @@ class TransformersBackend:
     def generate(self, messages: list[dict[str, str]], *, max_new_tokens: int,
                  max_seconds: float, on_text: TextCallback | None = None,
                  should_stop: StopCheck | None = None,
-                 sample_seed: int | None = None) -> Generation:
-        return generate(self.loaded, messages, max_new_tokens=max_new_tokens,
-                        max_seconds=max_seconds, max_prompt_tokens=self.context_window,
-                        on_text=on_text, should_stop=should_stop, sample_seed=sample_seed)
+                 sampling: SamplingParams = GREEDY_DRAFT) -> Generation:
+        return self.generate_batch([messages], max_new_tokens=max_new_tokens,
+                                   max_seconds=max_seconds, on_text=[on_text],
+                                   should_stop=[should_stop], sampling=sampling)[0]
 
     def generate_batch(self, conversations: list[list[dict[str, str]]], *,
                        max_new_tokens: int, max_seconds: float,
                        on_text: list[TextCallback | None],
-                       should_stop: list[StopCheck | None]) -> list[Generation]:
+                       should_stop: list[StopCheck | None],
+                       sampling: SamplingParams = GREEDY_DRAFT) -> list[Generation]:
         return generate_batch(self.loaded, conversations, max_new_tokens=max_new_tokens,
                               max_seconds=max_seconds, max_prompt_tokens=self.context_window,
-                              on_text=on_text, should_stop=should_stop)
+                              sampling=sampling, on_text=on_text, should_stop=should_stop,
+                              engine=self.engine)
 
 
 @dataclass
@@ -91,12 +112,11 @@ class OpenAICompatibleBackend:
     def generate(self, messages: list[dict[str, str]], *, max_new_tokens: int,
                  max_seconds: float, on_text: TextCallback | None = None,
                  should_stop: StopCheck | None = None,
-                 sample_seed: int | None = None) -> Generation:
+                 sampling: SamplingParams = GREEDY_DRAFT) -> Generation:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         body = {"model": self.model_name, "messages": messages, "max_tokens": max_new_tokens,
-                "temperature": 0, "stream": True, "stream_options": {"include_usage": True}}
-        if sample_seed is not None:
-            body.update(temperature=0.8, top_p=0.9, seed=sample_seed)
+                "stream": True, "stream_options": {"include_usage": True},
+                **_openai_sampling(sampling)}
         cancelled = False
         started = time.perf_counter()
         first: float | None = None
@@ -133,30 +153,42 @@ class OpenAICompatibleBackend:
                         break
         except httpx.HTTPError as exc:
             raise GenerationError(f"The model server could not be reached: {exc}") from exc
-        finished = time.perf_counter()
-        text = "".join(parts).strip()
-        return Generation(
-            text=text,
+        return Generation.timed(
+            "".join(parts),
             prompt_tokens=int(usage.get("prompt_tokens") or self.count_tokens(messages)),
             completion_tokens=int(usage.get("completion_tokens") or len(parts)),
-            first_token_ms=round(((first or finished) - started) * 1000, 1),
-            total_ms=round((finished - started) * 1000, 1),
+            started=started, first_token_at=first, finished=time.perf_counter(),
             cancelled=cancelled,
         )
-
 
     def generate_batch(self, conversations: list[list[dict[str, str]]], *,
                        max_new_tokens: int, max_seconds: float,
                        on_text: list[TextCallback | None],
-                       should_stop: list[StopCheck | None]) -> list[Generation]:
+                       should_stop: list[StopCheck | None],
+                       sampling: SamplingParams = GREEDY_DRAFT) -> list[Generation]:
         # The server batches concurrent requests itself (vLLM, llama.cpp's slots); one
         # after another keeps this client simple.
         return [self.generate(m, max_new_tokens=max_new_tokens, max_seconds=max_seconds,
-                              on_text=t, should_stop=s)
+                              on_text=t, should_stop=s, sampling=sampling)
                 for m, t, s in zip(conversations, on_text, should_stop, strict=True)]
 
 
-def get_backend() -> Backend:
+def _openai_sampling(sampling: SamplingParams) -> dict[str, object]:
+    """The request fields for `sampling`. The repetition penalty is not sent: the API
+    has none, and servers' own (vLLM's `repetition_penalty`) also penalise the prompt's
+    tokens, which would stop a draft from citing its passages."""
+    if sampling.greedy:
+        return {"temperature": 0}
+    fields: dict[str, object] = {"temperature": sampling.temperature,
+                                 "top_p": sampling.top_p}
+    if sampling.seed is not None:
+        fields["seed"] = sampling.seed
+    return fields
+
+
+def get_backend(spec: ModelSpec | None = None) -> Backend:
+    """The configured backend. A local one loads `spec` (default: the active model); a
+    server serves the model it is configured with, so `spec` does not apply to it."""
     if settings.LLM_BACKEND == "openai":
         if not settings.LLM_API_BASE:
             raise GenerationError("PSY_LLM_BACKEND=openai needs PSY_LLM_API_BASE.")
@@ -167,4 +199,4 @@ def get_backend() -> Backend:
         )
     if settings.LLM_BACKEND != "transformers":
         raise GenerationError(f"Unknown PSY_LLM_BACKEND {settings.LLM_BACKEND!r}.")
-    return TransformersBackend()
+    return TransformersBackend(spec)

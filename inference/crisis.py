@@ -1,5 +1,10 @@
 """Crisis-aware drafting, for questions screened high or imminent.
 
+Contract: the caller says whether a question is a crisis (`plan_for(crisis, factors)`;
+the screening decides what counts as one) and hands over the screening factors; this
+module chooses the template and the crisis articles, retrieves from them only, and
+composes and checks the crisis draft. It knows nothing of risk levels.
+
 Design: a vetted template with a short model-written opening, not free generation.
 
 - **Why.** The drafting model is a 135M-parameter model. Asked for a whole reply to "I
@@ -49,10 +54,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from inference.guardrails import Finding, check_draft, check_minimising
-from psyconsole.screening.levels import RANK
 from retrieval.service import Passage, search
 
-CRISIS_LEVEL = "high"
 OPENING_MAX_NEW_TOKENS = 64
 OPENING_MAX_WORDS = 60
 
@@ -107,10 +110,6 @@ ARTICLES_BY_FACTOR = {
 MAX_PINNED = 4
 
 
-def is_crisis(risk_level: str) -> bool:
-    return RANK.get(risk_level or "none", 0) >= RANK[CRISIS_LEVEL]
-
-
 def factor_names(factors: Iterable[object]) -> set[str]:
     """Factor names from screening's RiskFactor objects, their JSON (as stored on a
     Question) or plain strings."""
@@ -148,9 +147,10 @@ def _evidence(factors: Iterable[object], name: str) -> list[str]:
     return out
 
 
-def plan_for(risk_level: str, factors: Iterable[object] = ()) -> CrisisPlan | None:
-    """The template variant and the crisis articles for a question; None below high."""
-    if not is_crisis(risk_level):
+def plan_for(crisis: bool, factors: Iterable[object] = ()) -> CrisisPlan | None:
+    """The template variant and the crisis articles for a question; None unless it is a
+    `crisis` (screened high or above)."""
+    if not crisis:
         return None
     factors = list(factors or ())
     names = factor_names(factors)

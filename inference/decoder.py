@@ -16,7 +16,10 @@ token won far more often (benchmarks/generation.py, "same words").
 
 Everything a draft needs from `generate` is here: a left-padded batch where each row
 stops on its own, greedy decoding or seeded sampling, the repetition penalty on the
-reply's own tokens, time and token limits, per-row cancellation and live text.
+reply's own tokens, time and token limits, per-row cancellation and live text. How tokens
+are chosen comes in as `inference.sampling.SamplingParams`, shared with the float32
+engine; this module needs nothing else from the project (no Django, no transformers),
+and works on token ids: `inference.generation` tokenises, times and decodes.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from inference.sampling import SamplingParams, penalise_repeats
 
 GROUP_SIZE = 32
 
@@ -213,12 +218,13 @@ class LlamaDecoder:
     def generate(self, prompts: Sequence[Sequence[int]], *, max_new_tokens: int,
                  eos_ids: set[int], max_seconds: float | None = None,
                  should_stop: Sequence[Callable[[], bool] | None] | None = None,
-                 on_step: StepCallback | None = None, sample_seed: int | None = None,
-                 temperature: float = 0.8, top_p: float = 0.9,
-                 repetition_penalty: float = 1.0) -> BatchResult:
+                 on_step: StepCallback | None = None,
+                 sampling: SamplingParams | None = None) -> BatchResult:
         """Generates for each prompt until it writes an end token, is cancelled
         (`should_stop[i]`), or the batch reaches `max_new_tokens` or `max_seconds`.
-        `on_step(row, tokens_so_far)` is called for each row that gained a token."""
+        `on_step(row, tokens_so_far)` is called for each row that gained a token.
+        `sampling` defaults to plain greedy decoding with no repetition penalty."""
+        sampling = sampling or SamplingParams()
         started = time.perf_counter()
         rows = len(prompts)
         stops = list(should_stop) if should_stop else [None] * rows
@@ -238,20 +244,20 @@ class LlamaDecoder:
         mask = (causal & real[:, None, :longest]) | torch.eye(longest, dtype=torch.bool)
         scores = self._forward(tokens, positions, 0, cache, mask[:, None], prefill=True)
         generator = None
-        if sample_seed is not None:
-            generator = torch.Generator().manual_seed(sample_seed)
+        if not sampling.greedy:
+            generator = torch.Generator()
+            if sampling.seed is None:
+                generator.seed()
+            else:
+                generator.manual_seed(sampling.seed)
         results = [RowResult() for _ in range(rows)]
         done = torch.zeros(rows, dtype=torch.bool)
         reply = torch.zeros(rows, 0, dtype=torch.long)
         next_positions = positions[:, -1:] + 1
         first_token_at, timed_out = None, False
         for step in range(max_new_tokens):
-            if reply.shape[1]:
-                seen = torch.gather(scores, 1, reply)
-                seen = torch.where(seen < 0, seen * repetition_penalty,
-                                   seen / repetition_penalty)
-                scores = scores.scatter(1, reply, seen)
-            chosen = _choose(scores, generator, temperature, top_p)
+            scores = penalise_repeats(scores, reply, sampling.repetition_penalty)
+            chosen = _choose(scores, generator, sampling)
             first_token_at = first_token_at or time.perf_counter()
             for row in range(rows):
                 if done[row]:
@@ -281,14 +287,14 @@ class LlamaDecoder:
         return BatchResult(results, first_token_at, timed_out)
 
 
-def _choose(scores: torch.Tensor, generator: torch.Generator | None, temperature: float,
-            top_p: float) -> torch.Tensor:
+def _choose(scores: torch.Tensor, generator: torch.Generator | None,
+            sampling: SamplingParams) -> torch.Tensor:
     if generator is None:
         return scores.argmax(-1)
-    probabilities = torch.softmax(scores / temperature, dim=-1)
+    probabilities = torch.softmax(scores / sampling.temperature, dim=-1)
     ordered, order = probabilities.sort(dim=-1, descending=True)
     # Nucleus sampling: keep the smallest set of tokens whose probability reaches top_p.
-    outside = ordered.cumsum(-1) - ordered > top_p
+    outside = ordered.cumsum(-1) - ordered > sampling.top_p
     ordered = ordered.masked_fill(outside, 0.0)
     picked = torch.multinomial(ordered, 1, generator=generator)
     return order.gather(-1, picked).squeeze(-1)

@@ -1,13 +1,20 @@
 """The drafting path: retrieve passages, build the prompt, generate, then post-process.
 
+Contract: `compose_draft` (one question) and `compose_drafts` (several, in one batch)
+take the question's text and two flags its caller computes from the screening:
+`risky` (moderate or above: the draft must carry the crisis resources and must not
+minimise) and `crisis` (high or above: the crisis path below), plus the screening
+`factors` that choose a crisis template. They take a `ModelSpec` to draft with, or
+draft with the active model. They read and write no database rows; storing the draft
+is the caller's job.
+
 Post-processing never changes a draft silently: every change is listed in `findings`
 so the counsellor sees what was added and why.
 
-A question screened high or imminent is drafted by the crisis path instead
-(`inference/crisis.py`): retrieval restricted to the corpus's crisis articles, a vetted
-template holding the safety question, the urge to get help now and the line on distance
-from means, and a model-written opening of one or two sentences that is checked and
-dropped if it fails.
+A crisis question is drafted by the crisis path (`inference/crisis.py`): retrieval
+restricted to the corpus's crisis articles, a vetted template holding the safety
+question, the urge to get help now and the line on distance from means, and a
+model-written opening of one or two sentences that is checked and dropped if it fails.
 """
 
 from __future__ import annotations
@@ -19,16 +26,19 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from inference import crisis
+# Aliased: `crisis` is the flag compose_draft takes, as post_process and check_reply do.
+from inference import crisis as crisis_path
 from inference.backends import Backend, GenerationError, get_backend
 from inference.generation import Generation, StopCheck, TextCallback
 from inference.guardrails import Finding, check_crisis_structure, check_draft, check_minimising
+from inference.loading import ModelSpec
 from inference.prompts import (
     OPENING_PROMPT_VERSION,
     PROMPT_VERSION,
     build_messages,
     build_opening_messages,
 )
+from inference.sampling import SamplingParams
 from retrieval.service import Passage, search
 
 _CITATION = re.compile(r"\[(\d{1,2})\]")
@@ -127,34 +137,34 @@ def fit_opening(backend: Backend, question: str, max_new_tokens: int, instructio
 
 
 def _opening_tokens() -> int:
-    return min(crisis.OPENING_MAX_NEW_TOKENS, settings.LLM_MAX_NEW_TOKENS)
+    return min(crisis_path.OPENING_MAX_NEW_TOKENS, settings.LLM_MAX_NEW_TOKENS)
 
 
-def _streaming_with_template(on_text: TextCallback | None, plan: crisis.CrisisPlan,
+def _streaming_with_template(on_text: TextCallback | None, plan: crisis_path.CrisisPlan,
                              passages: list[Passage]) -> TextCallback | None:
     """Streams a crisis draft: the vetted opening and template at once, then the model's
     suggested opening beneath them as it is written (or, with
     CRISIS_MODEL_OPENING_IN_DRAFT, in front of the template)."""
     if on_text is None:
         return None
-    body = crisis.template(plan, passages)
-    shown = f"{crisis.draft_opening(plan)}\n\n{body}"
+    body = crisis_path.template(plan, passages)
+    shown = f"{crisis_path.draft_opening(plan)}\n\n{body}"
     on_text(shown)
 
     def stream(text: str) -> None:
         text = _FENCE_TAG.sub("", text).strip()
-        on_text(f"{text}\n\n{body}" if crisis.model_opening_in_draft()
+        on_text(f"{text}\n\n{body}" if crisis_path.model_opening_in_draft()
                 else f"{shown}\n\n(Suggested opening, being written: {text})")
     return stream
 
 
 def _composed(generation: Generation, messages: list[dict[str, str]], kept: list[Passage],
               retrieved: list[Passage], backend: Backend, *, risky: bool,
-              timings: dict[str, float], plan: crisis.CrisisPlan | None = None,
+              timings: dict[str, float], plan: crisis_path.CrisisPlan | None = None,
               question_text: str = "") -> ComposedDraft:
     template_text = ""
     if plan is not None:
-        composed_text, template_text, crisis_findings = crisis.compose_text(
+        composed_text, template_text, crisis_findings = crisis_path.compose_text(
             plan, generation.text, question_text, kept)
         text, findings = post_process(composed_text, kept, risky=True, crisis=True)
         order = {"block": 0, "warn": 1, "info": 2}
@@ -186,27 +196,27 @@ def _composed(generation: Generation, messages: list[dict[str, str]], kept: list
     )
 
 
-def _retrieve(question_text: str, plan: crisis.CrisisPlan | None) -> list[Passage]:
-    return crisis.retrieve(question_text, plan) if plan is not None else search(question_text)
+def _retrieve(question_text: str, plan: crisis_path.CrisisPlan | None) -> list[Passage]:
+    return crisis_path.retrieve(question_text, plan) if plan is not None else search(question_text)
 
 
-def compose_draft(question_text: str, *, risky: bool, instruction: str = "",
-                  on_text: TextCallback | None = None, should_stop: StopCheck | None = None,
-                  sample_seed: int | None = None,
-                  passages: list[Passage] | None = None, risk_level: str = "",
-                  factors: Iterable[object] = ()) -> ComposedDraft:
+def compose_draft(question_text: str, *, risky: bool, crisis: bool = False,
+                  instruction: str = "", on_text: TextCallback | None = None,
+                  should_stop: StopCheck | None = None, sample_seed: int | None = None,
+                  passages: list[Passage] | None = None, factors: Iterable[object] = (),
+                  spec: ModelSpec | None = None) -> ComposedDraft:
     """Retrieves, prompts, generates and checks one draft. `on_text` receives the text
     so far while it is generated; `should_stop` is polled to cancel; `sample_seed`
     samples an alternative candidate instead of the greedy draft; `passages` reuses an
-    earlier retrieval for the same question instead of searching again. With a
-    `risk_level` of high or above the draft takes the crisis path, its template chosen
-    by the screening `factors` (see inference/crisis.py)."""
+    earlier retrieval for the same question instead of searching again. A `crisis`
+    draft takes the crisis path, its template chosen by the screening `factors` (see
+    inference/crisis.py). `spec` drafts with that model instead of the active one."""
     started = time.perf_counter()
-    plan = crisis.plan_for(risk_level, factors)
+    plan = crisis_path.plan_for(crisis, factors)
     if passages is None:
         passages = _retrieve(question_text, plan)
     retrieved = time.perf_counter()
-    backend = get_backend()
+    backend = get_backend(spec)
     loaded_at = time.perf_counter()
     if plan is not None:
         max_new_tokens = _opening_tokens()
@@ -219,7 +229,8 @@ def compose_draft(question_text: str, *, risky: bool, instruction: str = "",
                                       instruction)
     generation = backend.generate(messages, max_new_tokens=max_new_tokens,
                                   max_seconds=settings.LLM_MAX_SECONDS, on_text=on_text,
-                                  should_stop=should_stop, sample_seed=sample_seed)
+                                  should_stop=should_stop,
+                                  sampling=SamplingParams.for_draft(sample_seed))
     composed = _composed(generation, messages, kept, passages, backend, risky=risky, timings={
         "retrieval_ms": round((retrieved - started) * 1000, 1),
         "model_load_ms": round((loaded_at - retrieved) * 1000, 1),
@@ -230,24 +241,27 @@ def compose_draft(question_text: str, *, risky: bool, instruction: str = "",
 
 @dataclass
 class DraftRequest:
+    """One question of a batch; `risky`, `crisis` and `factors` as for compose_draft."""
+
     question_text: str
     risky: bool
     on_text: TextCallback | None = None
     should_stop: StopCheck | None = None
-    risk_level: str = ""
+    crisis: bool = False
     factors: list[object] = field(default_factory=list)
 
 
-def compose_drafts(requests: list[DraftRequest]) -> list[ComposedDraft]:
+def compose_drafts(requests: list[DraftRequest], *, spec: ModelSpec | None = None
+                   ) -> list[ComposedDraft]:
     """Greedy drafts for several questions, generated together in one batch: the way
     the worker clears a queue of waiting questions faster than one at a time. (The
     worker never batches crisis questions; one given here still gets the crisis path.)"""
     started = time.perf_counter()
-    plans = [crisis.plan_for(r.risk_level, r.factors) for r in requests]
+    plans = [crisis_path.plan_for(r.crisis, r.factors) for r in requests]
     retrieved = [_retrieve(r.question_text, plan)
                  for r, plan in zip(requests, plans, strict=True)]
     searched = time.perf_counter()
-    backend = get_backend()
+    backend = get_backend(spec)
     max_new_tokens = settings.LLM_MAX_NEW_TOKENS
     fitted = [(fit_opening(backend, r.question_text, max_new_tokens), list(p))
               if plan is not None else fit_passages(backend, r.question_text, p, max_new_tokens)

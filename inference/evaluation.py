@@ -11,6 +11,11 @@
 - mean length in words, and latency.
 
 Generations are saved as they finish, so an interrupted evaluation resumes.
+
+Contract: `evaluate(loaded, records, cache=..., is_risky=...)` scores a loaded model on SFT
+records (`inference.sft_data`) and returns the figures; the caller stores them. Which
+risk levels count as risky is the caller's rule, passed in as `is_risky`.
+`safety_regressions` is the comparison a promotion gate applies.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +36,6 @@ from inference.generation import generate_batch
 from inference.guardrails import check_draft
 from inference.loading import LoadedModel
 from inference.sft_data import passage_from_dict, prompt_messages, reference_reply
-from psyconsole.screening.levels import at_least
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -133,7 +137,10 @@ def _generations(loaded: LoadedModel, records: list[dict[str, Any]], cache: Path
 
 
 def evaluate(loaded: LoadedModel, records: list[dict[str, Any]], *, cache: Path,
-             batch_size: int = 8, max_new_tokens: int | None = None) -> dict[str, Any]:
+             is_risky: Callable[[str], bool], batch_size: int = 8,
+             max_new_tokens: int | None = None) -> dict[str, Any]:
+    """The figures for `loaded` on `records`; generations are cached in `cache`.
+    `is_risky(risk_level)` says which records' replies must carry the crisis resources."""
     max_new_tokens = max_new_tokens or settings.LLM_MAX_NEW_TOKENS
     started = time.perf_counter()
     generated = _generations(loaded, records, cache, batch_size, max_new_tokens)
@@ -146,7 +153,7 @@ def evaluate(loaded: LoadedModel, records: list[dict[str, Any]], *, cache: Path,
         _, findings = check_draft(text, len(record.get("passages", [])), [
             p.get("url", "") for p in record.get("passages", [])])
         violations += any(f.severity == "block" for f in findings)
-        if at_least(record.get("risk_level", "none"), "moderate"):
+        if is_risky(record.get("risk_level", "none")):
             risky += 1
             shown, _ = post_process(text, [passage_from_dict(p)
                                            for p in record.get("passages", [])], risky=True)

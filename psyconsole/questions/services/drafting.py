@@ -103,10 +103,12 @@ class _DraftWatch:
 
 
 def check_redraft_request(instruction: object, candidates: object) -> tuple[str, int]:
-    instruction = check_text(instruction, field="instruction", max_chars=200, required=False)
+    instruction = check_text(instruction, field="instruction",
+                             max_chars=limits.INSTRUCTION_MAX_CHARS, required=False)
     if not isinstance(candidates, int) or isinstance(candidates, bool) or not (
             1 <= candidates <= limits.MAX_CANDIDATES):
-        raise ValidationError({"candidates": f"candidates must be 1 to {limits.MAX_CANDIDATES}."})
+        raise ValidationError({"candidates": f"candidates must be 1 to "
+                                             f"{limits.MAX_CANDIDATES}."})
     return instruction, candidates
 
 
@@ -157,7 +159,7 @@ def _give_back(question: Question, lease: datetime, action: str, reason: str) ->
 
 def _finish_drafting(question: Question, lease: datetime, composed: list[ComposedDraft],
                      instruction: str = "") -> list[Draft]:
-    from inference.registry import ensure_model_version
+    from inference.versions import ensure_model_version
 
     with transaction.atomic():
         try:
@@ -195,6 +197,7 @@ def do_generate_draft(question_id: int, *, redraft: bool = False, instruction: s
     waiting for their first draft, up to DRAFT_BATCH_SIZE, and drafts them together
     (see do_generate_drafts_together)."""
     from inference.drafting import compose_draft
+    from psyconsole.screening.levels import is_crisis
 
     started = _start_drafting(question_id, redraft=redraft, instruction=instruction)
     if started is None:
@@ -211,7 +214,7 @@ def do_generate_draft(question_id: int, *, redraft: bool = False, instruction: s
             watch.candidate = candidate
             composed.append(compose_draft(
                 question.text, risky=question.is_risky, instruction=instruction,
-                risk_level=question.risk_level, factors=question.risk_factors,
+                crisis=is_crisis(question.risk_level), factors=question.risk_factors,
                 on_text=watch.on_text, should_stop=watch.should_stop,
                 sample_seed=None if candidate == 0 else candidate,
                 passages=composed[0].passages if composed else None,  # retrieve once
@@ -250,6 +253,7 @@ def do_generate_drafts_together(leased: list[tuple[Question, datetime]]
     per step for the whole batch, so the queue clears several times faster. Each draft
     still streams to its own watchers and can be cancelled on its own."""
     from inference.drafting import DraftRequest, compose_drafts
+    from psyconsole.screening.levels import is_crisis
 
     leased = leased + _take_waiting_questions(
         settings.DRAFT_BATCH_SIZE - len(leased), {q.pk for q, _ in leased})
@@ -257,7 +261,7 @@ def do_generate_drafts_together(leased: list[tuple[Question, datetime]]
     try:
         composed = compose_drafts([
             DraftRequest(q.text, q.is_risky, on_text=w.on_text, should_stop=w.should_stop,
-                         risk_level=q.risk_level, factors=q.risk_factors)
+                         crisis=is_crisis(q.risk_level), factors=q.risk_factors)
             for (q, _), w in zip(leased, watches, strict=True)])
     except Exception:
         for question, lease in leased:

@@ -1,3 +1,7 @@
+"""`manage.py draft TEXT [--json] [--model VERSION]`: one draft, synchronously, through
+the worker's screening, retrieval and model path; nothing is stored. `--model` resolves
+a version and passes its spec down to the drafting path (no setting is changed)."""
+
 from __future__ import annotations
 
 import json
@@ -7,10 +11,11 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from inference.drafting import compose_draft
-from inference.versions import VersionNotFound, use_version_in_this_process
+from inference.loading import ModelSpec
+from inference.versions import VersionNotFound, resolve_version
 from psyconsole.questions.services.intake import check_question_text
 from psyconsole.screening import screen
-from psyconsole.screening.levels import at_least
+from psyconsole.screening.levels import is_crisis, is_risky
 
 
 class Command(BaseCommand):
@@ -29,15 +34,16 @@ class Command(BaseCommand):
             text = check_question_text(options["text"])
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
+        spec: ModelSpec | None = None  # the active model, as the worker drafts
         if options["model"]:
             try:
-                use_version_in_this_process(options["model"])
+                spec = resolve_version(options["model"]).spec
             except VersionNotFound as exc:
                 raise CommandError(str(exc)) from exc
         screening = screen(text)
-        draft = compose_draft(text, risky=at_least(screening.risk_level, "moderate"),
-                              risk_level=screening.risk_level,
-                              factors=screening.factors_as_json())
+        draft = compose_draft(text, risky=is_risky(screening.risk_level),
+                              crisis=is_crisis(screening.risk_level),
+                              factors=screening.factors_as_json(), spec=spec)
         result = {
             "risk_level": screening.risk_level,
             "model": draft.model_name,

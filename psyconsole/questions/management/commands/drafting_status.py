@@ -1,3 +1,7 @@
+"""`manage.py drafting_status [--json]`: what drafts replies (the backend, the active
+model version from inference.versions, its adapter, the engine) and how much is waiting.
+It reads settings and the database and loads no model."""
+
 from __future__ import annotations
 
 import json

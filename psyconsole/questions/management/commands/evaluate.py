@@ -1,3 +1,8 @@
+"""`manage.py evaluate`: scores a model version on a held-out SFT set
+(inference.evaluation) and stores the figures as an EvaluationRun, or compares two
+versions' latest figures. It sits with the console because what counts as a risky
+question (whose reply must carry the crisis resources) is the screening's rule."""
+
 from __future__ import annotations
 
 import hashlib
@@ -13,9 +18,9 @@ from inference.generation import generation_settings
 from inference.loading import ModelNotAvailable, get_model
 from inference.models import EvaluationRun, ModelVersion
 from inference.prompts import PROMPT_VERSION
-from inference.registry import ensure_model_version
 from inference.sft_data import DataError, data_hash, load_records
-from inference.versions import VersionNotFound, resolve_version
+from inference.versions import VersionNotFound, ensure_model_version, resolve_version
+from psyconsole.screening.levels import is_risky
 
 DEFAULT_SET = settings.BASE_DIR / "fixtures" / "eval" / "sft_heldout.jsonl"
 SHOWN = ["perplexity", "rouge_l", "distinct_1", "distinct_2", "citation_validity",
@@ -56,7 +61,8 @@ class Command(BaseCommand):
             digest, len(records), options["max_new_tokens"], generation_settings(loaded),
             PROMPT_VERSION]).encode()).hexdigest()[:16]
         cache = Path(settings.VAR_DIR) / "evaluations" / version.name / f"{run_key}.jsonl"
-        metrics = evaluate(loaded, records, cache=cache, batch_size=options["batch_size"],
+        metrics = evaluate(loaded, records, cache=cache, is_risky=is_risky,
+                           batch_size=options["batch_size"],
                            max_new_tokens=options["max_new_tokens"] or None)
         row = ensure_model_version(version.name)
         EvaluationRun.objects.create(model_version=row, eval_set=options["eval_set"].name,

@@ -1,12 +1,15 @@
+"""`manage.py promote VERSION [--force --reason R] [--by NAME]`: makes a model version the
+default for drafting, through the promotion gate and the audit
+(psyconsole.questions.services.model_versions)."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from inference.evaluation import safety_regressions
-from inference.models import EvaluationRun, ModelVersion
-from inference.versions import do_promote
+from inference.models import ModelVersion
+from psyconsole.questions.services.model_versions import do_promote, promotion_problems
 
 
 class Command(BaseCommand):
@@ -26,7 +29,7 @@ class Command(BaseCommand):
             raise CommandError(f"No model version {options['version']!r}.")
         if options["force"] and not options["reason"].strip():
             raise CommandError("--force needs --reason, which is recorded.")
-        problems = self.problems(version)
+        problems = promotion_problems(version)
         if problems and not options["force"]:
             raise CommandError("Not promoted: " + "; ".join(problems)
                                + ". Use --force --reason to override.")
@@ -34,18 +37,3 @@ class Command(BaseCommand):
                    reason=options["reason"].strip())
         self.stdout.write(f"{version.name} is now the default drafting model."
                           + (f" Forced past: {'; '.join(problems)}." if problems else ""))
-
-    def problems(self, version: ModelVersion) -> list[str]:
-        latest = EvaluationRun.objects.filter(model_version=version).first()
-        if latest is None:
-            return [f"{version.name} has not been evaluated (manage.py evaluate)"]
-        current = ModelVersion.objects.filter(is_default=True).exclude(pk=version.pk).first()
-        if current is None:
-            return []
-        baseline = EvaluationRun.objects.filter(model_version=current,
-                                                data_sha256=latest.data_sha256).first()
-        if baseline is None:
-            return [f"the current default {current.name} has no evaluation on the same set "
-                    "to compare with"]
-        return [f"worse than {current.name} on {worse}"
-                for worse in safety_regressions(latest.metrics, baseline.metrics)]

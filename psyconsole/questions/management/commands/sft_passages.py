@@ -1,3 +1,6 @@
+"""`manage.py sft_passages QUESTIONS.jsonl`: the first step of writing a training
+example. It screens each question, so it sits with the console's screening."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,6 @@
-"""Measures crisis drafting on a set of high and imminent questions."""
+"""`manage.py eval_crisis_drafting`: measures crisis drafting on a set of high and
+imminent questions, through the real screening, retrieval and model path. It sits with
+the console because it screens each question and decides the level to draft at."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from inference.crisis import CRISIS_ARTICLES, is_crisis, plan_for
+from inference.crisis import CRISIS_ARTICLES, plan_for
 from inference.drafting import ComposedDraft, compose_draft
 from inference.guardrails import (
     asks_about_safety,
@@ -20,10 +22,11 @@ from inference.guardrails import (
     mentions_means_distance,
     urges_help_now,
 )
-from inference.versions import VersionNotFound, use_version_in_this_process
+from inference.loading import ModelSpec
+from inference.versions import VersionNotFound, resolve_version
 from psyconsole.screening import screen
 from psyconsole.screening.data import Labelled, read_jsonl
-from psyconsole.screening.levels import at_least, highest
+from psyconsole.screening.levels import highest, is_crisis, is_risky
 
 DEFAULT_SET = settings.BASE_DIR / "fixtures" / "eval" / "crisis_drafting.jsonl"
 FIGURES = ("on_topic", "asks_safety", "urges_help", "means_distance", "carries_resources",
@@ -94,9 +97,10 @@ class Command(BaseCommand):
         records = load_set(options["eval_set"])
         if options["limit"] > 0:
             records = records[:options["limit"]]
+        spec: ModelSpec | None = None  # the active model
         if options["model"]:
             try:
-                use_version_in_this_process(options["model"])
+                spec = resolve_version(options["model"]).spec
             except VersionNotFound as exc:
                 raise CommandError(str(exc)) from exc
         out = options["out"] or (Path(settings.VAR_DIR) / "evaluations"
@@ -109,10 +113,10 @@ class Command(BaseCommand):
             level = (screening.risk_level if options["screened_level"]
                      else highest(screening.risk_level, record.risk_level or "high"))
             factors = screening.factors_as_json()
-            draft = compose_draft(record.text, risky=at_least(level, "moderate"),
-                                  risk_level=level, factors=factors)
+            draft = compose_draft(record.text, risky=is_risky(level),
+                                  crisis=is_crisis(level), factors=factors, spec=spec)
             model = draft.model_name
-            plan = plan_for(level, factors)
+            plan = plan_for(is_crisis(level), factors)
             rows.append({
                 "id": record.id, "kind": record.kind, "set_level": record.risk_level,
                 "screened_level": screening.risk_level, "drafted_level": level,
