@@ -12,10 +12,11 @@ one prompt format. The export of reviewed replies writes the same records.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from retrieval.jsonl import json_lines
 
 if TYPE_CHECKING:
     from retrieval.service import Passage
@@ -77,18 +78,10 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
         raw = path.read_bytes()
     except OSError as error:
         raise DataError(f"Cannot read {path}: {error.strerror}") from error
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path} is not UTF-8 (byte {error.start}).") from error
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"{path}:{number}: not JSON ({error.msg}).") from error
-        yield check_record(record, f"{path}:{number}")
+    for line in json_lines(raw):
+        if line.record is None:
+            raise DataError(f"{path}:{line.number}: {line.error}.")
+        yield check_record(line.record, f"{path}:{line.number}")
 
 
 def load_records(path: Path) -> list[dict[str, Any]]:

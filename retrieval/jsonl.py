@@ -48,7 +48,8 @@ def json_lines(raw: bytes, *, decode_errors: str = "strict") -> Iterator[JsonLin
             yield JsonLine(number, None, f"not JSON ({exc.msg} at column {exc.colno})")
             continue
         if not isinstance(record, dict):
-            yield JsonLine(number, None, f"a JSON {type(record).__name__}, not an object")
+            yield JsonLine(number, None,
+                           f"expected a JSON object, not a {type(record).__name__}")
             continue
         yield JsonLine(number, record)
 

@@ -17,8 +17,8 @@ def test_it_reads_records_with_their_line_numbers_and_skips_blank_lines(tmp_path
 @pytest.mark.parametrize(("line", "error"), [
     (b"\xff\xfe{}", "not UTF-8"),
     (b'{"id": 1', "not JSON"),
-    (b"[1, 2]", "a JSON list, not an object"),
-    (b'"text"', "a JSON str, not an object"),
+    (b"[1, 2]", "expected a JSON object, not a list"),
+    (b'"text"', "expected a JSON object, not a str"),
 ])
 def test_it_names_the_file_and_line_of_a_bad_record(tmp_path, line, error):
     path = tmp_path / "set.jsonl"

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from inference.sft_data import passage_dict
 from psyconsole.screening.service import screen
+from retrieval.jsonl import json_lines
 from retrieval.service import search
 
 
@@ -27,17 +28,16 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["questions"]
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as error:
+            lines = list(json_lines(path.read_bytes()))
+        except OSError as error:
             raise CommandError(f"Cannot read {path}: {error}") from error
-        for number, line in enumerate(tqdm(lines, file=sys.stderr), start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-                question = str(item["question"]).strip()
-            except (json.JSONDecodeError, KeyError, TypeError) as error:
-                raise CommandError(f"{path}:{number}: expected {{id, question}}") from error
+        for line in tqdm(lines, file=sys.stderr):
+            item = line.record or {}
+            question = item.get("question")
+            if not isinstance(question, str) or not question.strip():
+                reason = line.error or "expected {id, question}"
+                raise CommandError(f"{path}:{line.number}: {reason}")
+            question = question.strip()
             screening = screen(question)
             item["risk_level"] = screening.risk_level
             item["topics"] = screening.topics
