@@ -48,6 +48,8 @@ def test_it_fires_on_risk_language(text, expected):
     "I self-harmed years ago but I'm doing well now, just want exam tips",
     "I have a plan for my essay tonight",
     "not suicidal, just tired of my commute",
+    "ugh i want to die of embarrassment, i just called my teacher mum",
+    "I wrote my note for work, can you sign it?",
 ])
 def test_it_does_not_raise_hard_negatives_to_high(text):
     assert level(text) in ("none", "low", "moderate")
@@ -67,6 +69,8 @@ def test_higher_risk_means_higher_priority():
 @pytest.mark.parametrize(("text", "expected"), [
     ("Since my wife left I think about suicide every single day.", "high"),
     ("je vais me tuer ce soir", "imminent"),
+    ("i wrote my note today", "imminent"),
+    ("मैं अब और नहीं जीना चाहता।", "high"),
     ("me voy a matar esta noche", "imminent"),
     ("ich denke jeden Tag daran, mich umzubringen", "high"),
     ("Penso em me matar quase todos os dias.", "high"),

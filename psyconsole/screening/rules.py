@@ -24,7 +24,8 @@ KILL_MYSELF = (
     r"mar ja(?:un|aun|ana|ungi|unga)\b|khud ko khatam|khatam kar (?:dun|lu|dena)|"
     r"take my (?:own )?life|taking my (?:own )?life|commit(?:ting)? suicide|"
     r"su[iy]c[iy]d(?:e|al|le)|sucidal|suicdal|suisidal|"
-    r"(?:want|wanna|going|gonna|ready) to die|wish(?:ing)? to die|"
+    r"(?:want|wanna|going|gonna|ready) to die"
+    r"(?! of (?:embarrassment|shame|boredom|laughter|laughing|cringe))|wish(?:ing)? to die|"
     r"quiero morir|me quiero matar|quiero matarme|no quiero vivir|quero morrer|"
     r"je veux mourir|me suicider|me tuer|ich will (?:nicht mehr leben|sterben)|"
     r"mich (?:umbringen|umzubringen|t[öo]ten)|me (?:voy a |vou |quero )?matar|matarme|me mato\b|"
@@ -41,7 +42,9 @@ KILL_MYSELF = (
     r"decided to (?:die|end (?:it|my life))|"
     r"(?:scared|afraid|terrified) (?:of )?what i(?:'?m| am)? (?:might|could|am about to|'?m "
     r"about to|am going to|'?m going to|will) do(?: to my ?self)?|"
-    r"mar(?:na)? jana? chaht[ae]|marna chahta|jeena nahi chahta"
+    r"mar(?:na)? jana? chaht[ae]|marna chahta|jeena nahi chahta|"
+    # Hindi in Devanagari: "don't want to live", "want to die", "suicide"
+    r"(?:नहीं|नही) जीना चाहत|जीना (?:नहीं|नही) चाहत|मरना चाहत|आत्महत्या"
 )
 PASSIVE = (
     r"wish i (?:was|were) dead|wish i (?:could )?(?:just )?(?:not wake up|disappear|"
@@ -94,6 +97,8 @@ GOODBYE = (
     r"by the time (?:you|anyone|someone|they) (?:reads?|sees?|finds?) this|i'?ll be gone|"
     r"(?:this is|saying) (?:my )?goodbye|goodbye (?:everyone|all|forever)|"
     r"(?:wrote|written|writing|left) (?:a |the |my )?(?:suicide |goodbye )notes?|"
+    # "wrote my note" with nothing after saying what the note is for: the euphemism
+    r"(?:wrote|written|finished|left) my note\b(?! (?:to|for|about|on|in|from|at)\b)|"
     r"at the place i (?:picked|chose)|this is it\b.{0,40}(?:everything|ready|pills)|"
     r"(?:this is )?my last message|goodbye (?:texts|messages|letters|notes)|"
     r"tonight'?s the night|(?:set|picked|chose) (?:a|the) date|"
