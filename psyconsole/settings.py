@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "ninja",
     "psyconsole.questions",
     "psyconsole.screening",
+    "psyconsole.exports",
     "retrieval",
     "inference",
 ]
@@ -308,6 +309,12 @@ CRISIS_RESOURCES = env.list(
 # Phone numbers and links a draft may contain besides the crisis resources and the
 # URLs of its own sources; anything else is flagged.
 ALLOWED_RESOURCE_CONTACTS = env.list("PSY_ALLOWED_RESOURCE_CONTACTS", default=[])
+# Exports of annotated pairs for retraining (manage.py export, the staff page, the API).
+EXPORT_DIR = Path(env.str("PSY_EXPORT_DIR", default=str(VAR_DIR / "exports")))
+# A draft the counsellor changed by at least this share of its words is the "rejected"
+# side of a DPO pair (and an undesirable KTO example); see psyconsole/exports/formats.py.
+EXPORT_MATERIAL_EDIT = env.float("PSY_EXPORT_MATERIAL_EDIT", default=0.2)
+
 AI_DISCLOSURE = env.str(
     "PSY_AI_DISCLOSURE",
     default="This reply was drafted with the help of an AI model and reviewed, edited and "

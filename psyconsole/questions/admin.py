@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from psyconsole.questions.models import Annotation, AuditEvent, Draft, Question, ReplyEdit, Review
+from psyconsole.questions.models import (
+    Adjudication,
+    Annotation,
+    AnnotationAssignment,
+    AuditEvent,
+    Draft,
+    Question,
+    ReplyEdit,
+    Review,
+)
 
 
 @admin.register(Question)
@@ -27,7 +36,33 @@ class ReviewAdmin(admin.ModelAdmin):
 
 
 admin.site.register(ReplyEdit)
-admin.site.register(Annotation)
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """Annotations, assignments and rulings change only through the console's services
+    (which audit them), never by hand."""
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(_ReadOnly):
+    list_display = ("id", "review", "author", "overall", "blind", "superseded_at", "created_at")
+    list_filter = ("blind", "rubric_version")
+
+
+@admin.register(AnnotationAssignment)
+class AnnotationAssignmentAdmin(_ReadOnly):
+    list_display = ("id", "review", "annotator", "assigned_by", "created_at", "completed_at")
+
+
+@admin.register(Adjudication)
+class AdjudicationAdmin(_ReadOnly):
+    list_display = ("id", "review", "dimension", "value", "by", "created_at")
 
 
 @admin.register(AuditEvent)

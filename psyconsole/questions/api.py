@@ -19,14 +19,21 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 from ninja.security import HttpBasicAuth, HttpBearer, SessionAuth
 
+from psyconsole.exports.api import router as exports_router
+from psyconsole.exports.models import Export
 from psyconsole.questions import selectors
 from psyconsole.questions.models import AuditEvent, Question, Review, RiskLevel, Status
 from psyconsole.questions.schemas import (
+    AdjudicationIn,
+    AdjudicationOut,
+    AgreementOut,
+    AnnotationAssignmentOut,
     AnnotationIn,
     AnnotationOut,
     ApproveIn,
     AuditEventOut,
     BlockedOut,
+    DisagreementOut,
     EditOut,
     ErrorOut,
     NoteIn,
@@ -39,10 +46,17 @@ from psyconsole.questions.schemas import (
     RedraftIn,
     ReviewOut,
     RiskOverrideIn,
+    SampleIn,
+    SampleOut,
     SlaOut,
     TextIn,
     TokenIn,
     TokenOut,
+)
+from psyconsole.questions.services.annotation import (
+    do_adjudicate,
+    do_annotate,
+    do_sample_second_annotations,
 )
 from psyconsole.questions.services.audit import do_audit
 from psyconsole.questions.services.checks import check_can
@@ -50,7 +64,6 @@ from psyconsole.questions.services.drafting import do_cancel_draft, do_request_r
 from psyconsole.questions.services.intake import do_submit_question, do_withdraw
 from psyconsole.questions.services.review import (
     ReplyBlocked,
-    do_annotate,
     do_approve,
     do_claim,
     do_escalate,
@@ -85,10 +98,16 @@ class StrictJSONParser(Parser):
         except UnicodeDecodeError as exc:
             raise BodyError("The request body is not valid UTF-8.") from exc
         try:
-            return json.loads(text)
+            body = json.loads(text)
         except json.JSONDecodeError as exc:
             raise BodyError(f"Malformed JSON: {exc.msg} at line {exc.lineno} column "
                             f"{exc.colno}.") from exc
+        if not isinstance(body, dict):
+            # A list or a bare value would otherwise pass as "no fields given" and act
+            # on the defaults (an empty annotation, a redraft nobody asked for).
+            raise BodyError(f"Field required: the request body must be a JSON object of "
+                            f"fields, not a {type(body).__name__}.", status=422)
+        return body
 
 
 class ApiTokenAuth(HttpBearer):
@@ -180,6 +199,7 @@ def on_conflict(request: HttpRequest, exc: TransitionError) -> HttpResponse:
     return _error(request, 409, str(exc))
 
 
+@api.exception_handler(Export.DoesNotExist)
 @api.exception_handler(Question.DoesNotExist)
 def on_not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
     return _error(request, 404, "Not found.")
@@ -385,5 +405,62 @@ def audit_review(request: HttpRequest, review_id: int, payload: NoteIn) -> Any:
     return (do_audit(review, request.user, payload.note))
 
 
+@console.get("/reviews/{review_id}/annotations",
+             response={200: list[AnnotationOut], **STAFF_ERRORS},
+             summary="A review's current annotations (none of others' while you are its "
+                     "blind second annotator)")
+def list_annotations(request: HttpRequest, review_id: int) -> list[Any]:
+    check_can(request.user, "questions.view_question")
+    review = get_object_or_404(Review, pk=review_id)
+    return selectors.visible_annotations(review, request.user)
+
+
+@console.get("/annotation-assignments", response={200: list[AnnotationAssignmentOut],
+             **STAFF_ERRORS}, summary="Annotations assigned to me")
+def my_assignments(request: HttpRequest, open_only: bool = True) -> list[Any]:
+    check_can(request.user, "questions.view_question")
+    return list(selectors.annotation_assignments(request.user, open_only=open_only)[:500])
+
+
+@console.post("/annotation-assignments", response={201: SampleOut, **STAFF_ERRORS},
+              summary="Send a sample of approved replies for a blind second annotation "
+                      "(supervisors)")
+def sample_second_annotations(request: HttpRequest, payload: SampleIn) -> Any:
+    check_can(request.user, "questions.audit_reply")
+    users = {u.get_username(): u for u in selectors.annotators()
+             .filter(username__in=payload.annotators)}
+    missing = [name for name in payload.annotators if name not in users]
+    if missing:
+        raise ValidationError({"annotators": f"Not console users: {', '.join(missing)}."})
+    sample = do_sample_second_annotations(
+        request.user, annotators=[users[name] for name in payload.annotators],
+        share=payload.share, risk_levels=payload.risk_levels, seed=payload.seed)
+    return Reply(201, sample)
+
+
+@console.get("/agreement", response={200: AgreementOut, **STAFF_ERRORS},
+             summary="Krippendorff's alpha per rubric dimension (supervisors)")
+def agreement(request: HttpRequest) -> dict[str, Any]:
+    check_can(request.user, "questions.audit_reply")
+    return selectors.agreement_summary()
+
+
+@console.get("/disagreements", response={200: list[DisagreementOut], **STAFF_ERRORS},
+             summary="Disagreements between annotators, for adjudication (supervisors)")
+def list_disagreements(request: HttpRequest, open_only: bool = True) -> list[Any]:
+    check_can(request.user, "questions.audit_reply")
+    return selectors.disagreements(open_only=open_only)
+
+
+@console.post("/reviews/{review_id}/adjudications",
+              response={201: AdjudicationOut, **STAFF_ERRORS},
+              summary="Rule on a dimension annotators disagree on (supervisors)")
+def adjudicate(request: HttpRequest, review_id: int, payload: AdjudicationIn) -> Any:
+    review = get_object_or_404(Review, pk=review_id)
+    return Reply(201, do_adjudicate(review, request.user, payload.dimension, payload.value,
+                                    payload.reason))
+
+
 api.add_router("/", public)
 api.add_router("/console", console)
+api.add_router("/console/exports", exports_router, auth=STAFF_AUTH)

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from psyconsole.exports import views as export_views
 from psyconsole.questions import views
 
 app_name = "console"
@@ -11,6 +12,14 @@ urlpatterns = [
     path("questions/<int:question_id>/", views.question_page, name="question"),
     path("questions/<int:question_id>/<str:action>/", views.question_action, name="action"),
     path("reviews/<int:review_id>/annotate/", views.annotate, name="annotate"),
+    path("annotations/assigned/", views.assignments_page, name="assignments"),
+    path("agreement/", views.agreement_page, name="agreement"),
+    path("agreement/sample/", views.sample_annotations, name="sample_annotations"),
+    path("reviews/<int:review_id>/adjudicate/", views.adjudicate, name="adjudicate"),
     path("audit/", views.audit_page, name="audit"),
     path("reviews/<int:review_id>/audit/", views.audit_review, name="audit_review"),
+    path("exports/", export_views.exports_page, name="exports"),
+    path("exports/<int:export_id>/", export_views.export_page, name="export"),
+    path("exports/<int:export_id>/files/<str:fmt>/<str:split>.jsonl",
+         export_views.export_file, name="export_file"),
 ]

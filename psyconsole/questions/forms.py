@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
-from psyconsole.questions import limits
+from psyconsole.questions import limits, rubric
 
 
 class QuestionForm(forms.Form):
@@ -33,18 +35,54 @@ class ReasonForm(forms.Form):
                              max_length=limits.REASON_MAX_CHARS)
 
 
+def _yes_no(value: str) -> bool:
+    return value == "yes"
+
+
 class AnnotationForm(forms.Form):
-    RATING = [("", "—")] + [(str(i), str(i)) for i in range(limits.RATING_RANGE[0],
-                                                           limits.RATING_RANGE[1] + 1)]
-    helpfulness = forms.TypedChoiceField(choices=RATING, coerce=int, required=False,
-                                         empty_value=None)
-    relevance = forms.TypedChoiceField(choices=RATING, coerce=int, required=False,
-                                       empty_value=None)
-    empathy = forms.TypedChoiceField(choices=RATING, coerce=int, required=False,
-                                     empty_value=None)
-    safety = forms.TypedChoiceField(choices=RATING, coerce=int, required=False,
-                                    empty_value=None)
+    """The rubric (`rubric.py`): one radio group per dimension, in the rubric's order, each
+    with a "not rated" choice. console.js adds the keyboard shortcuts."""
+
+    RATING = [("", "not rated")] + [(str(i), str(i)) for i in range(
+        limits.RATING_RANGE[0], limits.RATING_RANGE[1] + 1)]
+    YES_NO = [("", "not rated"), ("yes", "yes"), ("no", "no")]
+
     tags = forms.CharField(required=False, max_length=limits.TAGS_FIELD_MAX_CHARS,
                            help_text="Comma-separated, e.g. too-long, missed-risk, good-steps")
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False,
                            max_length=limits.REASON_MAX_CHARS)
+
+    def __init__(self, *args: Any, annotation: Any = None, **kwargs: Any) -> None:
+        if annotation is not None and "initial" not in kwargs:
+            kwargs["initial"] = self.initial_from(annotation)
+        super().__init__(*args, **kwargs)
+        dimensions = {}
+        for d in rubric.DIMENSIONS:
+            nominal = d.level == rubric.NOMINAL
+            dimensions[d.name] = forms.TypedChoiceField(
+                label=d.label, help_text=d.scale, required=False, empty_value=None,
+                choices=self.YES_NO if nominal else self.RATING,
+                coerce=_yes_no if nominal else int, widget=forms.RadioSelect)
+            dimensions[d.name].level = d.level  # for the template's data-level
+        # The dimensions first, then tags and note.
+        self.fields = {**dimensions, **self.fields}
+
+    @staticmethod
+    def initial_from(annotation: Any) -> dict[str, Any]:
+        initial: dict[str, Any] = {"tags": ", ".join(annotation.tags), "note": annotation.note}
+        for name in rubric.NAMES:
+            value = getattr(annotation, name)
+            if name in rubric.NOMINAL_NAMES:
+                initial[name] = "" if value is None else ("yes" if value else "no")
+            else:
+                initial[name] = "" if value is None else str(value)
+        return initial
+
+    def dimension_fields(self) -> list[Any]:
+        return [self[name] for name in rubric.NAMES]
+
+    def rubric_data(self) -> dict[str, Any]:
+        """The cleaned values as do_annotate takes them."""
+        data = dict(self.cleaned_data)
+        data["tags"] = [t.strip() for t in data.pop("tags", "").split(",") if t.strip()]
+        return data

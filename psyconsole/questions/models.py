@@ -8,8 +8,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
+from psyconsole.questions import rubric
+from psyconsole.questions.limits import RATING_RANGE
 from psyconsole.screening.levels import is_risky
 
 
@@ -193,35 +195,141 @@ class Review(models.Model):
         return [f for f in self.findings or [] if f.get("severity") == "block"]
 
 
-class Annotation(models.Model):
-    """A reviewer's judgement of a draft, kept for retraining and evaluation."""
+def _ratings_in_range() -> Q:
+    """Every ordinal rating of the rubric is empty or 1 to 5."""
+    low, high = RATING_RANGE
+    condition = Q()
+    for name in rubric.ORDINAL_NAMES:
+        condition &= Q(**{f"{name}__isnull": True}) | Q(**{f"{name}__gte": low,
+                                                          f"{name}__lte": high})
+    return condition
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="annotations")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
-    helpfulness = models.PositiveSmallIntegerField(null=True, blank=True)
-    relevance = models.PositiveSmallIntegerField(null=True, blank=True)
-    empathy = models.PositiveSmallIntegerField(null=True, blank=True)
-    safety = models.PositiveSmallIntegerField(null=True, blank=True)
-    tags = models.JSONField(default=list, blank=True)
-    note = models.TextField(blank=True)
+
+def _rating() -> models.PositiveSmallIntegerField:
+    return models.PositiveSmallIntegerField(null=True, blank=True)
+
+
+class AnnotationAssignment(models.Model):
+    """A supervisor's request for a second, blind annotation of an approved reply. Until
+    the annotator submits (`completed_at`), the console and the API hide every other
+    annotation of the review from them."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE,
+                               related_name="annotation_assignments")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                  related_name="annotation_assignments")
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    related_name="annotation_assignments_made")
+    reason = models.CharField(max_length=64, blank=True,
+                              help_text='Why it was sampled: "share" or "risk".')
     created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["created_at", "id"]
         constraints = [
+            models.UniqueConstraint(fields=["review", "annotator"],
+                                    name="one_assignment_per_annotator_and_review"),
             models.CheckConstraint(
-                condition=(
-                    (Q(helpfulness__isnull=True) | Q(helpfulness__gte=1, helpfulness__lte=5))
-                    & (Q(relevance__isnull=True) | Q(relevance__gte=1, relevance__lte=5))
-                    & (Q(empathy__isnull=True) | Q(empathy__gte=1, empathy__lte=5))
-                    & (Q(safety__isnull=True) | Q(safety__gte=1, safety__lte=5))
-                ),
-                name="annotation_ratings_1_to_5",
+                condition=Q(completed_at__isnull=True) | Q(completed_at__gte=F("created_at")),
+                name="assignment_completed_after_created",
             ),
         ]
 
     def __str__(self) -> str:
+        return f"Second annotation of review #{self.review_id} by user #{self.annotator_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.completed_at is None
+
+
+class Annotation(models.Model):
+    """A reviewer's judgement of a reply on the rubric (`rubric.py`), kept for retraining
+    and evaluation. A revision is a new row that `supersedes` the author's previous one
+    (which gets `superseded_at`), so the history is kept; each author has at most one
+    current annotation per review."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="annotations")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    # CounselBench
+    overall = _rating()
+    empathy = _rating()
+    specificity = _rating()
+    factual_consistency = _rating()
+    toxicity_or_harm = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="1 = none, 5 = severe.")
+    medical_advice = models.BooleanField(null=True, blank=True,
+                                         help_text="Did the reply give medical advice?")
+    # Psy-LLM
+    helpfulness = _rating()
+    relevance = _rating()
+    fluency = _rating()
+    logic = _rating()
+    tags = models.JSONField(default=list, blank=True)
+    note = models.TextField(blank=True)
+    rubric_version = models.PositiveSmallIntegerField(
+        default=2, help_text="1: migrated from the first four ratings; 2: the rubric.")
+    supersedes = models.OneToOneField("self", null=True, blank=True,
+                                      on_delete=models.PROTECT, related_name="superseded_by")
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    assignment = models.ForeignKey(AnnotationAssignment, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="annotations")
+    blind = models.BooleanField(
+        default=False, help_text="Written by an assigned second annotator before they "
+                                 "could see any other annotation of the review.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=_ratings_in_range(), name="annotation_ratings_1_to_5"),
+            models.UniqueConstraint(fields=["review", "author"],
+                                    condition=Q(superseded_at__isnull=True),
+                                    name="one_current_annotation_per_author"),
+            models.CheckConstraint(
+                condition=Q(blind=False) | Q(assignment__isnull=False),
+                name="blind_annotation_has_assignment"),
+        ]
+        indexes = [models.Index(fields=["review", "author", "-created_at"],
+                                name="annotation_history_idx")]
+
+    def __str__(self) -> str:
         return f"Annotation #{self.pk} of review #{self.review_id}"
+
+    @property
+    def is_current(self) -> bool:
+        return self.superseded_at is None
+
+
+class Adjudication(models.Model):
+    """A supervisor's ruling on one dimension where annotators disagreed. The latest
+    ruling for a (review, dimension) is the value that is exported."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="adjudications")
+    dimension = models.CharField(max_length=32)
+    value = models.PositiveSmallIntegerField(
+        help_text="1-5 for an ordinal dimension; 1 (yes) or 0 (no) for medical_advice.")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                           related_name="adjudications")
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(dimension__in=rubric.NOMINAL_NAMES, value__in=[0, 1])
+                           | Q(dimension__in=rubric.ORDINAL_NAMES,
+                               value__gte=RATING_RANGE[0], value__lte=RATING_RANGE[1])),
+                name="adjudication_value_in_scale",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""),
+                                   name="adjudication_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dimension} = {self.value} for review #{self.review_id}"
 
 
 class AppendOnlyError(Exception):

@@ -4,7 +4,7 @@
 - supervisor: all of that, plus audits approved replies, reads audit trails, picks up
   escalations and sees clients' contact details.
 - admin: all of that, plus the admin site (users and groups), model versions and
-  exports.
+  exports of annotated pairs for retraining (`exports.export_annotations`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ _COUNSELLOR_PERMS = [
 ]
 _SUPERVISOR_PERMS = [*_COUNSELLOR_PERMS, "questions.audit_reply", "questions.view_contact",
                      "questions.view_auditevent", "inference.view_modelversion"]
-_ADMIN_APPS = ("questions", "retrieval", "inference", "auth")
+_ADMIN_APPS = ("questions", "retrieval", "inference", "exports", "auth")
 
 ROLE_PERMISSIONS = {COUNSELLOR: _COUNSELLOR_PERMS, SUPERVISOR: _SUPERVISOR_PERMS}
 

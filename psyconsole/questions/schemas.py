@@ -11,10 +11,17 @@ from typing import Any
 
 from django.conf import settings
 from ninja import Field, Schema
-from pydantic import StrictInt, StrictStr
+from pydantic import StrictBool, StrictInt, StrictStr
 
-from psyconsole.questions import limits, selectors
-from psyconsole.questions.models import AuditEvent, Question, Review
+from psyconsole.questions import limits, rubric, selectors
+from psyconsole.questions.models import (
+    Adjudication,
+    Annotation,
+    AnnotationAssignment,
+    AuditEvent,
+    Question,
+    Review,
+)
 
 
 def user_label(user: Any) -> str | None:
@@ -275,11 +282,29 @@ class NoteIn(Schema):
 _LOW, _HIGH = limits.RATING_RANGE
 
 
+def _rating_field(name: str) -> Any:
+    d = rubric.BY_NAME[name]
+    return Field(None, ge=_LOW, le=_HIGH, description=f"{d.label} ({d.source}): {d.scale}.")
+
+
 class AnnotationIn(Schema):
-    helpfulness: StrictInt | None = Field(None, ge=_LOW, le=_HIGH)
-    relevance: StrictInt | None = Field(None, ge=_LOW, le=_HIGH)
-    empathy: StrictInt | None = Field(None, ge=_LOW, le=_HIGH)
-    safety: StrictInt | None = Field(None, ge=_LOW, le=_HIGH)
+    """The whole rubric (see `rubric.py`); every dimension may be left null. Posting again
+    revises your annotation: the new one supersedes it, and the history is kept."""
+
+    overall: StrictInt | None = _rating_field("overall")
+    empathy: StrictInt | None = _rating_field("empathy")
+    specificity: StrictInt | None = _rating_field("specificity")
+    factual_consistency: StrictInt | None = _rating_field("factual_consistency")
+    toxicity_or_harm: StrictInt | None = _rating_field("toxicity_or_harm")
+    medical_advice: StrictBool | None = Field(None, description="Medical advice given "
+                                              "(CounselBench): true = yes, false = no.")
+    helpfulness: StrictInt | None = _rating_field("helpfulness")
+    relevance: StrictInt | None = _rating_field("relevance")
+    fluency: StrictInt | None = _rating_field("fluency")
+    logic: StrictInt | None = _rating_field("logic")
+    safety: StrictInt | None = Field(None, ge=_LOW, le=_HIGH, deprecated=True,
+                                     description="Deprecated (5 = safe): stored as "
+                                     "toxicity_or_harm = 6 - safety.")
     tags: list[StrictStr] = Field(default_factory=list, max_length=limits.MAX_TAGS)
     note: StrictStr = ""
 
@@ -287,6 +312,29 @@ class AnnotationIn(Schema):
 class AnnotationOut(Schema):
     id: int
     review_id: int
+    author: str
+    overall: int | None
+    empathy: int | None
+    specificity: int | None
+    factual_consistency: int | None
+    toxicity_or_harm: int | None
+    medical_advice: bool | None
+    helpfulness: int | None
+    relevance: int | None
+    fluency: int | None
+    logic: int | None
+    tags: list[str]
+    note: str
+    blind: bool = Field(..., description="Written by an assigned second annotator before "
+                        "they could see any other annotation.")
+    rubric_version: int = Field(..., description="1: migrated from the first four ratings.")
+    supersedes_id: int | None = Field(..., description="The annotation this one revises.")
+    superseded_at: datetime | None
+    created_at: datetime
+
+    @staticmethod
+    def resolve_author(annotation: Annotation) -> str | None:
+        return user_label(annotation.author)
 
 
 class EditOut(Schema):
@@ -310,3 +358,111 @@ class AuditEventOut(Schema):
     @staticmethod
     def resolve_flagged(event: AuditEvent) -> bool:
         return event.action == "guardrail_override"
+
+
+# --- double annotation and agreement ---------------------------------------------------
+
+class AnnotationAssignmentOut(Schema):
+    id: int
+    review_id: int
+    question_id: int
+    annotator: str
+    assigned_by: str
+    reason: str = Field(..., description='Why it was sampled: "share" or "risk".')
+    created_at: datetime
+    completed_at: datetime | None
+
+    @staticmethod
+    def resolve_question_id(assignment: AnnotationAssignment) -> int:
+        return assignment.review.question_id
+
+    @staticmethod
+    def resolve_annotator(assignment: AnnotationAssignment) -> str | None:
+        return user_label(assignment.annotator)
+
+    @staticmethod
+    def resolve_assigned_by(assignment: AnnotationAssignment) -> str | None:
+        return user_label(assignment.assigned_by)
+
+
+class SampleIn(Schema):
+    annotators: list[StrictStr] = Field(..., min_length=1, description="Usernames of the "
+                                        "second annotators; they take the replies in turn.")
+    share: float = Field(0.0, ge=0, le=1, description="A random share of the approved "
+                         "replies not yet doubly annotated, e.g. 0.2 (rounded up).")
+    risk_levels: list[StrictStr] = Field(default_factory=list, description="Send every one "
+                                         'at these risk levels too, e.g. ["high", '
+                                         '"imminent"].')
+    seed: StrictInt | None = Field(None, description="For a reproducible sample.")
+
+
+class SampleOut(Schema):
+    assigned: list[AnnotationAssignmentOut]
+    skipped: list[int] = Field(..., description="Reviews no chosen annotator could take "
+                               "(the reviewer, or already annotated it).")
+    considered: int
+
+
+class AdjudicationIn(Schema):
+    dimension: StrictStr = Field(..., description=", ".join(rubric.NAMES))
+    value: StrictBool | StrictInt = Field(..., description="1-5, or true/false for "
+                                          "medical_advice.")
+    reason: StrictStr = Field(..., json_schema_extra={"minLength": 1,
+                                                      "maxLength": limits.REASON_MAX_CHARS})
+
+
+class AdjudicationOut(Schema):
+    id: int
+    review_id: int
+    dimension: str
+    value: bool | int
+    by: str
+    reason: str
+    created_at: datetime
+
+    @staticmethod
+    def resolve_value(adjudication: Adjudication) -> int | bool | None:
+        return rubric.from_number(adjudication.dimension, adjudication.value)
+
+    @staticmethod
+    def resolve_by(adjudication: Adjudication) -> str | None:
+        return user_label(adjudication.by)
+
+
+class DisagreementValueOut(Schema):
+    annotator: str
+    value: bool | int
+
+
+class DisagreementOut(Schema):
+    review_id: int = Field(..., alias="review.pk")
+    question_id: int = Field(..., alias="review.question_id")
+    dimension: str
+    label: str
+    values: list[DisagreementValueOut]
+    adjudication: AdjudicationOut | None
+
+    @staticmethod
+    def resolve_values(disagreement: Any) -> list[dict[str, Any]]:
+        return [{"annotator": who, "value": value} for who, value in disagreement.values]
+
+
+class DimensionAgreementOut(Schema):
+    label: str
+    level: str = Field(..., description="ordinal or nominal")
+    alpha: float | None = Field(..., description="Krippendorff's alpha; null when "
+                                "undefined (see note).")
+    n_items: int = Field(..., description="Doubly-annotated items with two values here.")
+    n_values: int
+    note: str
+    n_disagreements: int
+    n_disagreements_open: int
+    n_adjudicated: int
+
+
+class AgreementOut(Schema):
+    method: str
+    n_doubly_annotated: int
+    ordinal_tolerance: int
+    compared: str
+    dimensions: dict[str, DimensionAgreementOut]

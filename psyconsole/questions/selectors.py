@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +22,18 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from psyconsole.questions.models import ApiToken, AuditEvent, Draft, Question, Review, Status
+from psyconsole.questions import rubric
+from psyconsole.questions.models import (
+    Adjudication,
+    Annotation,
+    AnnotationAssignment,
+    ApiToken,
+    AuditEvent,
+    Draft,
+    Question,
+    Review,
+    Status,
+)
 from psyconsole.questions.states import CLOSED_STATES, OPEN_STATES, is_drafting
 from psyconsole.screening.levels import CRISIS_LEVELS
 
@@ -204,3 +216,275 @@ def user_for_api_token(token: str) -> AbstractBaseUser | None:
     if found is None or not found.user.is_active:
         return None
     return found.user
+
+
+# --- the rubric, double annotation and agreement -----------------------------------------
+# The functions below read the prefetch cache where the caller filled it: an export that
+# prefetches "annotations", "annotation_assignments" and "adjudications" on its reviews
+# calls rubric_for_export() without another query.
+
+def current_annotations(review: Review) -> list[Annotation]:
+    """Each author's current (not superseded) annotation of the review, oldest first."""
+    rows = [a for a in review.annotations.all() if a.superseded_at is None]
+    return sorted(rows, key=lambda a: (a.created_at, a.pk))
+
+
+def annotation_history(review: Review, user: AbstractBaseUser) -> list[Annotation]:
+    """The user's own annotations of the review, newest (current) first."""
+    return sorted((a for a in review.annotations.all() if a.author_id == user.pk),
+                  key=lambda a: (a.created_at, a.pk), reverse=True)
+
+
+def my_annotation(review: Review, user: AbstractBaseUser) -> Annotation | None:
+    return next((a for a in current_annotations(review) if a.author_id == user.pk), None)
+
+
+def open_assignment(review: Review, user: AbstractBaseUser) -> AnnotationAssignment | None:
+    """The user's second-annotation assignment for this review, while not yet done."""
+    return next((a for a in review.annotation_assignments.all()
+                 if a.annotator_id == user.pk and a.completed_at is None), None)
+
+
+def is_blind(review: Review, user: AbstractBaseUser) -> bool:
+    """True while the user is an assigned second annotator who has not submitted: the
+    console and the API then show them no other annotation of the review."""
+    return open_assignment(review, user) is not None
+
+
+def visible_annotations(review: Review, user: AbstractBaseUser) -> list[Annotation]:
+    if is_blind(review, user):
+        return [a for a in current_annotations(review) if a.author_id == user.pk]
+    return current_annotations(review)
+
+
+def annotation_assignments(user: AbstractBaseUser, *, open_only: bool = True
+                           ) -> QuerySet[AnnotationAssignment]:
+    """"Annotations assigned to me": open ones first, oldest first."""
+    found = (AnnotationAssignment.objects.filter(annotator=user)
+             .select_related("review__question", "assigned_by"))
+    if open_only:
+        found = found.filter(completed_at__isnull=True)
+    return found.order_by(F("completed_at").desc(nulls_first=True), "created_at", "id")
+
+
+def open_assignment_count(user: AbstractBaseUser) -> int:
+    return AnnotationAssignment.objects.filter(annotator=user,
+                                               completed_at__isnull=True).count()
+
+
+def reviews_for_second_annotation() -> QuerySet[Review]:
+    """Approved replies not yet sent for a second annotation."""
+    return (Review.objects.filter(decision=Review.Decision.APPROVED)
+            .exclude(annotation_assignments__isnull=False)
+            .select_related("question", "reviewer").order_by("created_at", "id"))
+
+
+def annotators() -> QuerySet[Any]:
+    """Active console users who can annotate: the candidates for a second annotation."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+    from django.db.models import Q
+
+    perm = Permission.objects.get(content_type__app_label="questions",
+                                  codename="claim_question")
+    return (get_user_model().objects.filter(is_active=True)
+            .filter(Q(groups__permissions=perm) | Q(user_permissions=perm)
+                    | Q(is_superuser=True))
+            .distinct().order_by("username"))
+
+
+def _first_author_id(review: Review, annotations: list[Annotation],
+                     assigned: set[int]) -> int | None:
+    """The first (non-blind) annotator: the reviewer if they annotated, else the earliest
+    author who was not an assigned second annotator."""
+    authors = [a.author_id for a in sorted(annotations, key=lambda a: (a.created_at, a.pk))
+               if a.author_id not in assigned]
+    if review.reviewer_id in authors:
+        return review.reviewer_id
+    return authors[0] if authors else None
+
+
+@dataclass
+class DoubleAnnotation:
+    """One doubly-annotated review, with the values that are compared: the second
+    annotators' blind annotations, and the first annotator's annotation as it stood when
+    the first blind one was submitted (so a revision made after seeing the second does not
+    count as agreement); their earliest if they annotated only afterwards."""
+
+    review: Review
+    first: Annotation | None
+    seconds: list[Annotation] = field(default_factory=list)
+
+    @property
+    def compared(self) -> list[Annotation]:
+        return ([self.first] if self.first is not None else []) + self.seconds
+
+    def values(self, dimension: str) -> list[int | bool | None]:
+        return [getattr(a, dimension) for a in self.compared]
+
+
+def _double_annotation(review: Review) -> DoubleAnnotation | None:
+    done = {a.annotator_id for a in review.annotation_assignments.all()
+            if a.completed_at is not None}
+    if not done:
+        return None
+    rows = list(review.annotations.all())
+    seconds = sorted((a for a in rows if a.blind and a.author_id in done),
+                     key=lambda a: (a.created_at, a.pk))
+    assigned = {a.annotator_id for a in review.annotation_assignments.all()}
+    first_id = _first_author_id(review, rows, assigned)
+    first = None
+    if first_id is not None:
+        chain = sorted((a for a in rows if a.author_id == first_id),
+                       key=lambda a: (a.created_at, a.pk))
+        cutoff = seconds[0].created_at if seconds else None
+        before = [a for a in chain if cutoff is None or a.created_at <= cutoff]
+        first = before[-1] if before else chain[0]
+    return DoubleAnnotation(review, first, seconds)
+
+
+def double_annotations() -> list[DoubleAnnotation]:
+    """Every review with at least one completed blind second annotation."""
+    reviews = (Review.objects.filter(annotation_assignments__completed_at__isnull=False)
+               .distinct().select_related("question", "reviewer")
+               .prefetch_related("annotations__author", "annotation_assignments",
+                                 "adjudications")
+               .order_by("created_at", "id"))
+    found = (_double_annotation(r) for r in reviews)
+    return [d for d in found if d is not None and len(d.compared) >= 2]
+
+
+def reliability_data(items: list[DoubleAnnotation] | None = None
+                     ) -> dict[str, list[list[int | bool | None]]]:
+    """The agreement's input for every dimension, in the `krippendorff` package's layout:
+    one row per annotator slot (first, second, third...), one column per doubly-annotated
+    review, None where a value is missing."""
+    items = double_annotations() if items is None else items
+    slots = max((len(d.compared) for d in items), default=0)
+    return {dimension: [[d.values(dimension)[slot] if slot < len(d.compared) else None
+                         for d in items] for slot in range(slots)]
+            for dimension in rubric.NAMES}
+
+
+def _latest_adjudications(review: Review) -> dict[str, Adjudication]:
+    latest: dict[str, Adjudication] = {}
+    for row in sorted(review.adjudications.all(), key=lambda a: (a.created_at, a.pk)):
+        latest[row.dimension] = row
+    return latest
+
+
+@dataclass
+class Disagreement:
+    review: Review
+    dimension: str
+    values: list[tuple[str, int | bool]]  # (annotator, value)
+    adjudication: Adjudication | None
+
+    @property
+    def label(self) -> str:
+        return rubric.BY_NAME[self.dimension].label
+
+    @property
+    def is_open(self) -> bool:
+        return self.adjudication is None
+
+
+def disagreements(items: list[DoubleAnnotation] | None = None, *, open_only: bool = False
+                  ) -> list[Disagreement]:
+    """Dimensions where the compared annotations of a review are more than one point apart
+    (ordinal) or differ at all (nominal), with the adjudication if there is one."""
+    items = double_annotations() if items is None else items
+    found = []
+    for item in items:
+        adjudicated = _latest_adjudications(item.review)
+        for dimension in rubric.NAMES:
+            values = item.values(dimension)
+            if not rubric.is_disagreement(dimension, values):
+                continue
+            ruling = adjudicated.get(dimension)
+            if open_only and ruling is not None:
+                continue
+            labelled = [(a.author.get_full_name() or a.author.get_username(),
+                         getattr(a, dimension)) for a in item.compared
+                        if getattr(a, dimension) is not None]
+            found.append(Disagreement(item.review, dimension, labelled, ruling))
+    return found
+
+
+def agreement_summary() -> dict[str, Any]:
+    """Per dimension: Krippendorff's alpha over the doubly-annotated reviews, how many
+    items it rests on, and how many disagreements there are, open and adjudicated. For the
+    staff page and every export's dataset card (plain JSON types only)."""
+    from psyconsole.questions.agreement import METHOD, agreement
+
+    items = double_annotations()
+    results = agreement(reliability_data(items))
+    listed = disagreements(items)
+    dimensions = {}
+    for dimension in rubric.NAMES:
+        result = results[dimension]
+        mine = [d for d in listed if d.dimension == dimension]
+        dimensions[dimension] = {
+            "label": rubric.BY_NAME[dimension].label,
+            "level": result.level,
+            "alpha": None if result.alpha is None else round(result.alpha, 4),
+            "n_items": result.n_items,
+            "n_values": result.n_values,
+            "note": result.note,
+            "n_disagreements": len(mine),
+            "n_disagreements_open": sum(d.is_open for d in mine),
+            "n_adjudicated": sum(not d.is_open for d in mine),
+        }
+    return {
+        "method": METHOD,
+        "n_doubly_annotated": len(items),
+        "ordinal_tolerance": rubric.ORDINAL_TOLERANCE,
+        "compared": "the first annotator's annotation as it stood when the blind second "
+                    "annotation was submitted, against the blind second annotation(s)",
+        "dimensions": dimensions,
+    }
+
+
+def rubric_for_export(review: Review, *, withhold_disputed: bool = True
+                      ) -> dict[str, int | bool | None]:
+    """The review's rubric as it is exported, one value per dimension (`rubric.NAMES`):
+
+    1. the latest adjudicated value, where a supervisor ruled on the dimension;
+    2. None while the dimension is an open disagreement (more than one point apart, or
+       differing yes/no) awaiting adjudication: a disputed value is not training data
+       (`withhold_disputed=False` exports the first annotator's value instead);
+    3. the first (non-blind) annotator's current value: the reviewer's, else the earliest
+       annotator who was not an assigned second;
+    4. where the first annotator left it unrated (or there is none), the second
+       annotators' current values: the one value, or for several the lower median
+       (ordinal) or the value they agree on (nominal; None if they differ);
+    5. None when nobody rated it.
+    """
+    from statistics import median_low
+
+    current = current_annotations(review)
+    assigned = {a.annotator_id for a in review.annotation_assignments.all()}
+    first_id = _first_author_id(review, current, assigned)
+    first = next((a for a in current if a.author_id == first_id), None)
+    seconds = [a for a in current if a.author_id in assigned]
+    adjudicated = _latest_adjudications(review)
+    double = _double_annotation(review) if withhold_disputed else None
+    exported: dict[str, int | bool | None] = {}
+    for dimension in rubric.NAMES:
+        if dimension in adjudicated:
+            exported[dimension] = rubric.from_number(dimension,
+                                                     adjudicated[dimension].value)
+            continue
+        if double is not None and rubric.is_disagreement(dimension, double.values(dimension)):
+            exported[dimension] = None
+            continue
+        value = getattr(first, dimension) if first is not None else None
+        if value is None:
+            others = [getattr(a, dimension) for a in seconds
+                      if getattr(a, dimension) is not None]
+            if len(set(others)) == 1:
+                value = others[0]
+            elif others and rubric.BY_NAME[dimension].level == rubric.ORDINAL:
+                value = median_low(others)
+        exported[dimension] = value
+    return exported

@@ -13,12 +13,19 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from psyconsole.questions import limits, selectors
+from psyconsole.questions import limits, rubric, selectors
 from psyconsole.questions.forms import AnnotationForm, QuestionForm, ReasonForm, ReplyForm
 from psyconsole.questions.models import Question, Review, RiskLevel, Status
+from psyconsole.questions.services.annotation import (
+    check_can_annotate,
+    do_adjudicate,
+    do_annotate,
+    do_sample_second_annotations,
+)
 from psyconsole.questions.services.audit import do_audit
 from psyconsole.questions.services.drafting import (
     REDRAFT_INSTRUCTIONS,
@@ -29,7 +36,6 @@ from psyconsole.questions.services.intake import do_submit_question
 from psyconsole.questions.services.review import (
     CLAIMABLE,
     ReplyBlocked,
-    do_annotate,
     do_approve,
     do_claim,
     do_escalate,
@@ -172,7 +178,7 @@ def _question_context(request: HttpRequest, question_id: int, *, reply_text: str
         "claimable": question.status in CLAIMABLE,
         "reply_form": ReplyForm(initial={"text": reply_text}),
         "reason_form": ReasonForm(),
-        "annotation_form": AnnotationForm(),
+        "rubric": _rubric_context(request, approved) if approved is not None else None,
         "blocked": blocked,
         "override_max_chars": limits.REASON_MAX_CHARS,
         "override_min_chars": limits.OVERRIDE_REASON_MIN_CHARS,
@@ -248,6 +254,63 @@ def question_action(request: HttpRequest, question_id: int, action: str) -> Http
     return redirect("console:question", question_id=question.pk)
 
 
+def _shown(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _summary(annotation: Any) -> str:
+    parts = [f"{d.label.lower()} {_shown(getattr(annotation, d.name))}"
+             for d in rubric.DIMENSIONS]
+    if annotation.tags:
+        parts.append("tags " + ", ".join(annotation.tags))
+    if annotation.note:
+        parts.append(f"note \u201c{annotation.note}\u201d")
+    return "; ".join(parts)
+
+
+def _rubric_context(request: HttpRequest, review: Review) -> dict[str, Any]:
+    """The question page's rubric: the annotations the user may see (none of others'
+    while they are its blind second annotator), their own history, and the form."""
+    review = (Review.objects.select_related("question", "reviewer")
+              .prefetch_related("annotations__author", "annotation_assignments",
+                                "adjudications").get(pk=review.pk))
+    user = request.user
+    shown = selectors.visible_annotations(review, user)
+    mine = selectors.my_annotation(review, user)
+    supervisor = user.has_perm("questions.audit_reply")
+    exported = selectors.rubric_for_export(review) if supervisor and shown else None
+    try:
+        check_can_annotate(review, user)
+        can_annotate = True
+    except PermissionDenied:
+        can_annotate = False
+    rows = [{"label": d.label, "scale": d.scale,
+             "values": [_shown(getattr(a, d.name)) for a in shown],
+             "exported": _shown(exported[d.name]) if exported else None}
+            for d in rubric.DIMENSIONS]
+    return {
+        "review": review,
+        "annotations": shown,
+        "rows": rows,
+        "exported": exported,
+        "mine": mine,
+        "history": [{"created_at": a.created_at, "superseded_at": a.superseded_at,
+                     "summary": _summary(a)}
+                    for a in (selectors.annotation_history(review, user)[1:] if mine else [])],
+        "blind": selectors.is_blind(review, user),
+        "can_annotate": can_annotate,
+        "form": AnnotationForm(annotation=mine),
+    }
+
+
+def _message(exc: Exception) -> str:
+    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+
+
 @login_required
 @staff_required
 @require_POST
@@ -257,14 +320,90 @@ def annotate(request: HttpRequest, review_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "The annotation has errors: " + form.errors.as_text())
     else:
-        data = form.cleaned_data
-        tags = [t.strip() for t in data.pop("tags").split(",") if t.strip()]
         try:
-            do_annotate(review, request.user, tags=tags, **data)
-            messages.success(request, "Annotation saved.")
+            annotation = do_annotate(review, request.user, **form.rubric_data())
         except (ValidationError, PermissionDenied) as exc:
-            messages.error(request, str(exc))
-    return redirect("console:question", question_id=review.question_id)
+            messages.error(request, _message(exc))
+        else:
+            messages.success(request, "Annotation revised; the earlier version is kept."
+                             if annotation.supersedes_id else "Annotation saved.")
+    url = reverse("console:question", kwargs={"question_id": review.question_id})
+    return redirect(f"{url}#annotations")
+
+
+@login_required
+@staff_required
+@require_GET
+def assignments_page(request: HttpRequest) -> HttpResponse:
+    """"Annotations assigned to me": blind second annotations to do, then done ones."""
+    found = list(selectors.annotation_assignments(request.user, open_only=False)[:200])
+    return render(request, "console/assignments.html", {
+        "open": [a for a in found if a.completed_at is None],
+        "done": [a for a in found if a.completed_at is not None][:50],
+    })
+
+
+@login_required
+@permission_required("questions.audit_reply", raise_exception=True)
+@require_GET
+def agreement_page(request: HttpRequest) -> HttpResponse:
+    summary = selectors.agreement_summary()
+    return render(request, "console/agreement.html", {
+        "summary": summary,
+        "dimensions": [{"name": name, **row} for name, row in summary["dimensions"].items()],
+        "disagreements": selectors.disagreements(open_only=True),
+        "annotators": selectors.annotators(),
+        "waiting": selectors.reviews_for_second_annotation().count(),
+        "risk_levels": RiskLevel.choices,
+        "ratings": range(limits.RATING_RANGE[0], limits.RATING_RANGE[1] + 1),
+        "reason_max_chars": limits.REASON_MAX_CHARS,
+    })
+
+
+@login_required
+@permission_required("questions.audit_reply", raise_exception=True)
+@require_POST
+def sample_annotations(request: HttpRequest) -> HttpResponse:
+    chosen = request.POST.getlist("annotators")
+    annotators = list(selectors.annotators().filter(pk__in=[c for c in chosen
+                                                               if c.isdigit()]))
+    try:
+        share = float(request.POST.get("share") or 0) / 100
+    except ValueError:
+        share = -1.0  # refused by the service, with its message
+    try:
+        sample = do_sample_second_annotations(
+            request.user, annotators=annotators, share=share,
+            risk_levels=request.POST.getlist("risk_levels"))
+    except (ValidationError, PermissionDenied, TransitionError) as exc:
+        messages.error(request, _message(exc))
+    else:
+        skipped = (f" {len(sample.skipped)} could not be assigned (no eligible annotator)."
+                   if sample.skipped else "")
+        messages.success(request, f"{len(sample.assigned)} of {sample.considered} approved "
+                                  f"replies sent for a blind second annotation.{skipped}")
+    return redirect("console:agreement")
+
+
+@login_required
+@permission_required("questions.audit_reply", raise_exception=True)
+@require_POST
+def adjudicate(request: HttpRequest, review_id: int) -> HttpResponse:
+    review = get_object_or_404(Review, pk=review_id)
+    dimension = request.POST.get("dimension", "")
+    raw = request.POST.get("value", "")
+    value: object = raw
+    if dimension in rubric.NOMINAL_NAMES and raw in ("yes", "no"):
+        value = raw == "yes"
+    elif raw.isdigit():
+        value = int(raw)
+    try:
+        do_adjudicate(review, request.user, dimension, value, request.POST.get("reason", ""))
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _message(exc))
+    else:
+        messages.success(request, f"Adjudicated {dimension} for review #{review.pk}.")
+    return redirect("console:agreement")
 
 
 @login_required

@@ -3,8 +3,8 @@ module per domain. Reads live in `selectors`.
 
 - `intake`: a client's question is stored, screened and queued.
 - `drafting`: the worker's protocol (lease, batching, streaming, cancel, sweep).
-- `review`: claims, take next, edits, the final-text check, approve, reject, escalate,
-  annotate.
+- `review`: claims, take next, edits, the final-text check, approve, reject, escalate.
+- `annotation`: the rubric and its revisions, blind second annotations, adjudication.
 - `audit`: supervisors audit approved replies.
 - `tokens`: API tokens.
 - `checks`: validation shared by the domains.

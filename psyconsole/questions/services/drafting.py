@@ -157,8 +157,10 @@ def _give_back(question: Question, lease: datetime, action: str, reason: str) ->
         events.drafting_ended(question.pk, action)
 
 
-def _finish_drafting(question: Question, lease: datetime, composed: list[ComposedDraft],
-                     instruction: str = "") -> list[Draft]:
+def do_store_drafts(question: Question, lease: datetime, composed: list[ComposedDraft],
+                    instruction: str = "") -> list[Draft]:
+    """Ends the lease with the drafts written under it, or discards them if the lease is
+    no longer this worker's. Also how the demo seeds replayed drafts."""
     from inference.versions import ensure_model_version
 
     with transaction.atomic():
@@ -227,7 +229,7 @@ def do_generate_draft(question_id: int, *, redraft: bool = False, instruction: s
     if watch.cancelled:
         _give_back(question, lease, "draft_cancelled", "cancelled by a counsellor")
         return []
-    return _finish_drafting(question, lease, composed, instruction)
+    return do_store_drafts(question, lease, composed, instruction)
 
 
 def _take_waiting_questions(limit: int, exclude: set[int]) -> list[tuple[Question, datetime]]:
@@ -273,7 +275,7 @@ def do_generate_drafts_together(leased: list[tuple[Question, datetime]]
             _give_back(question, lease, "draft_cancelled", "cancelled by a counsellor")
             results[question.pk] = []
         else:
-            results[question.pk] = _finish_drafting(question, lease, [draft])
+            results[question.pk] = do_store_drafts(question, lease, [draft])
     return results
 
 

@@ -1,5 +1,5 @@
 """Review, the counsellor's work: claims, take next, risk overrides, edits, the
-final-text check, approval, rejection, escalation and annotation."""
+final-text check, approval, rejection and escalation. (Annotation is in `annotation`.)"""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from psyconsole.questions import events, limits, selectors, states
 from psyconsole.questions.models import (
-    Annotation,
     Draft,
     Question,
     ReplyEdit,
@@ -283,30 +282,3 @@ def do_escalate(question: Question, user: AbstractBaseUser, reason: object) -> R
     if question.is_risky:
         events.crisis_alert(question.pk, question.risk_level)
     return review
-
-
-def do_annotate(review: Review, user: AbstractBaseUser, *, helpfulness: int | None = None,
-                relevance: int | None = None, empathy: int | None = None,
-                safety: int | None = None, tags: list[str] | None = None,
-                note: object = "") -> Annotation:
-    check_can(user, "questions.claim_question")
-    if review.reviewer_id != user.pk and not user.has_perm("questions.audit_reply"):
-        raise PermissionDenied("Only the reviewer or a supervisor can annotate this review.")
-    ratings = {"helpfulness": helpfulness, "relevance": relevance, "empathy": empathy,
-               "safety": safety}
-    low, high = limits.RATING_RANGE
-    for name, value in ratings.items():
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
-                                  or not low <= value <= high):
-            raise ValidationError({name: f"{name} must be a whole number from {low} to "
-                                         f"{high}."})
-    note = check_text(note, field="note", max_chars=limits.REASON_MAX_CHARS, required=False)
-    tags = [check_text(t, field="tags", max_chars=limits.TAG_MAX_CHARS)
-            for t in tags or []][:limits.MAX_TAGS]
-    with transaction.atomic():
-        annotation = Annotation.objects.create(review=review, author=user, tags=tags,
-                                               note=note, **ratings)
-        question = review.question
-        states.record_event(question, Actor.of(user), "annotate", from_state=question.status,
-                            to_state=question.status, data={"annotation_id": annotation.pk})
-    return annotation

@@ -57,6 +57,73 @@
     }
   }
 
+  // The rubric's keys (documented on the page, #rubric-keys): r focuses the rubric;
+  // in a dimension, 1-5 rate it and move to the next, 0 leaves it not rated; y/n answer
+  // "medical advice given" from anywhere in the rubric; Enter saves. Keys typed into the
+  // tags and note boxes are left alone (Enter in the tags box saves, as in any form).
+  function initRubric(form) {
+    const groups = Array.from(form.querySelectorAll("fieldset[data-dimension]"));
+    if (!groups.length) { return; }
+    const typing = (el) => el.matches("textarea, select, [contenteditable], input:not([type=radio]):not([type=checkbox])");
+    const radios = (group) => Array.from(group.querySelectorAll("input[type=radio]"));
+    function focusGroup(index) {
+      if (index >= groups.length) {
+        const next = form.querySelector("input[name=tags]") || form.querySelector("button[type=submit]");
+        if (next) { next.focus(); }
+        return;
+      }
+      const group = groups[index];
+      const target = group.querySelector("input[type=radio]:checked") || radios(group)[0];
+      if (target) { target.focus(); }
+    }
+    function choose(group, value) {
+      const radio = radios(group).find((r) => r.value === value);
+      if (!radio) { return false; }
+      radio.checked = true;
+      radio.dispatchEvent(new Event("change", { bubbles: true }));
+      return true;
+    }
+    groups.forEach((group) => {
+      group.setAttribute("aria-keyshortcuts", group.dataset.level === "nominal" ? "y n 0" : "1 2 3 4 5 0");
+    });
+    form.addEventListener("keydown", (event) => {
+      if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }
+      const group = event.target.closest("fieldset[data-dimension]");
+      const index = groups.indexOf(group);
+      const key = event.key.toLowerCase();
+      if (key === "enter") {
+        event.preventDefault();
+        if (form.requestSubmit) { form.requestSubmit(); } else { form.submit(); }
+        return;
+      }
+      if (key === "y" || key === "n") {
+        const nominal = group && group.dataset.level === "nominal" ? group
+          : groups.find((g) => g.dataset.level === "nominal");
+        if (nominal && choose(nominal, key === "y" ? "yes" : "no")) {
+          event.preventDefault();
+          if (nominal === group) { focusGroup(index + 1); }
+        }
+        return;
+      }
+      if (!group) { return; }
+      let value = null;
+      if (key === "0") { value = ""; }
+      else if (/^[1-5]$/.test(key) && group.dataset.level === "ordinal") { value = key; }
+      if (value !== null && choose(group, value)) {
+        event.preventDefault();
+        focusGroup(index + 1);
+      }
+    });
+    document.addEventListener("keydown", (event) => {
+      if (event.key !== "r" || event.ctrlKey || event.metaKey || event.altKey) { return; }
+      if (typing(event.target) || form.contains(event.target)) { return; }
+      event.preventDefault();
+      focusGroup(0);
+      form.scrollIntoView({ block: "nearest" });
+    });
+  }
+  document.querySelectorAll("form[data-rubric]").forEach(initRubric);
+
   function showAlert(msg) {
     const box = document.getElementById("alerts");
     const div = document.createElement("div");

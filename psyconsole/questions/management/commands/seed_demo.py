@@ -23,9 +23,10 @@ DEMO_USERS = [
 
 
 class Command(BaseCommand):
-    help = ("Creates demo users of each role (printing their passwords once), submits the "
-            "sample questions, and fills the corpus and index: by crawling --corpus-url, or "
-            "straight from fixtures/articles. Safe to run again.")
+    help = ("Creates demo users of each role (printing their passwords once), fills the "
+            "corpus and index (by crawling --corpus-url, or straight from fixtures/articles), "
+            "seeds reviewed and annotated replies (fixtures/demo_reviews.jsonl) and submits "
+            "the sample questions. Safe to run again.")
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--questions", type=Path,
@@ -63,6 +64,14 @@ class Command(BaseCommand):
         if Question.objects.exists():
             self.stdout.write("Sample questions already present; not adding more.")
             return
+        if not options["no_index"]:
+            # Approved, annotated replies first, so an export can be tried at once.
+            from psyconsole.exports.demo import seed_reviewed_replies
+
+            seeded = seed_reviewed_replies(User.objects.get(username="counsellor"),
+                                           User.objects.get(username="supervisor"))
+            self.stdout.write(f"Seeded {seeded} reviewed and annotated replies (try "
+                              "Exports, signed in as admin).")
         samples = json.loads(options["questions"].read_text(encoding="utf-8"))
         for sample in samples:
             intake.do_submit_question(sample["text"], sample.get("contact"), background=True)

@@ -1,0 +1,1 @@
+"""Exports of reviewed replies for retraining."""
