@@ -38,7 +38,7 @@ def main() -> None:
     django.setup()
     from psyconsole.screening import classifier, screen
     from psyconsole.screening.data import FIXTURES, read_jsonl
-    from psyconsole.screening.service import rule_level
+    from psyconsole.screening.rules import rule_level
 
     if classifier.get_model() is None:
         sys.exit("No trained screener: run manage.py train_screener first.")

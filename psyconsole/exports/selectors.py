@@ -18,7 +18,9 @@ def reviews_to_export(*, since: object = None, until: object = None,
                .filter(decision=Review.Decision.APPROVED, question__status=Status.DELIVERED)
                .select_related("question", "draft", "draft__model_version")
                .prefetch_related(Prefetch("question__drafts",
-                                          queryset=Draft.objects.order_by("pk")))
+                                          queryset=Draft.objects.order_by("pk")),
+                                 # what rubric_for_export reads, without a query per review
+                                 "annotations", "annotation_assignments", "adjudications")
                .order_by("pk"))
     if since is not None:
         reviews = reviews.filter(created_at__date__gte=since)

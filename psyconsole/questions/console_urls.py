@@ -1,5 +1,6 @@
 from django.urls import path
 
+from psyconsole.exports import retrain_views
 from psyconsole.exports import views as export_views
 from psyconsole.questions import views
 
@@ -22,4 +23,6 @@ urlpatterns = [
     path("exports/<int:export_id>/", export_views.export_page, name="export"),
     path("exports/<int:export_id>/files/<str:fmt>/<str:split>.jsonl",
          export_views.export_file, name="export_file"),
+    path("retrain/", retrain_views.retrain_page, name="retrain"),
+    path("retrain/<int:run_id>/", retrain_views.retrain_run_page, name="retrain_run"),
 ]
