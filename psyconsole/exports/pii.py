@@ -109,7 +109,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -185,10 +184,12 @@ def scrub(text: str, *, keep: Iterable[str] = ()) -> Scrubbed:
 @functools.cache
 def get_scrubber(*, ner: bool | None = None) -> Scrubber:
     """The scrubber, loaded once per process (about 9 s; see the module docstring).
-    `ner=False`, or PSY_PII_NER=0 in the environment, leaves the NER model out: about
-    six times faster, names then come from context, the name list and capitalisation."""
+    `ner=False`, or the setting PSY_PII_NER=0, leaves the NER model out: about six
+    times faster, names then come from context, the name list and capitalisation."""
     if ner is None:
-        ner = os.environ.get("PSY_PII_NER", "1").strip().lower() not in {"0", "false", "no"}
+        from django.conf import settings
+
+        ner = settings.PII_NER
     return Scrubber(ner=ner)
 
 
