@@ -10,15 +10,19 @@ import redis
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from psyconsole.questions.models import Question
+from psyconsole.questions.models import Question, Review
 
 pytestmark = pytest.mark.django_db
 
 
 def test_seed_demo_creates_each_role_and_sample_questions(settings, tmp_path, trained):
     settings.INDEX_DIR = tmp_path / "index"
+    # Three of the demo's reviewed replies: test_demo_reviews seeds all of them.
+    reviews = tmp_path / "reviews.jsonl"
+    reviews.write_text("".join((settings.BASE_DIR / "fixtures" / "demo_reviews.jsonl")
+                               .read_text().splitlines(True)[:3]))
     out = io.StringIO()
-    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", "--reviews", str(reviews), stdout=out)
     text = out.getvalue()
     users = get_user_model().objects.in_bulk(field_name="username")
     for username, role in [("counsellor", "counsellor"), ("supervisor", "supervisor"),
@@ -27,10 +31,16 @@ def test_seed_demo_creates_each_role_and_sample_questions(settings, tmp_path, tr
         password = next(line.split()[-1] for line in text.splitlines()
                         if f"username: {username} " in line)
         assert users[username].check_password(password)
-    assert Question.objects.count() == 12
+    demo_reviews = 3
+    # 12 sample questions, plus the demo's reviewed replies (each one question; a demo
+    # question the screener calls a crisis is left unanswered rather than seeded)
+    assert Question.objects.count() == 12 + demo_reviews
+    approved = Review.objects.filter(decision=Review.Decision.APPROVED).count()
+    assert 1 <= approved <= demo_reviews
+    assert f"Seeded {approved} reviewed and annotated replies" in text
     assert (settings.INDEX_DIR / "current" / "manifest.json").exists()
     call_command("seed_demo", "--no-index", stdout=io.StringIO())
-    assert Question.objects.count() == 12  # a re-run adds no duplicates
+    assert Question.objects.count() == 12 + demo_reviews  # a re-run adds no duplicates
 
 
 def test_draft_prints_a_grounded_draft_as_json(tiny_model, corpus_index):

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from inference.drafting import ComposedDraft
+from inference.drafting import ComposedDraft, crisis_block
 from inference.prompts import build_messages
 from psyconsole.questions import states
 from psyconsole.questions.models import Status
@@ -41,6 +41,11 @@ def seed_reviewed_replies(counsellor: AbstractBaseUser, supervisor: AbstractBase
     seeded = 0
     for number, item in read_jsonl(path):
         question = intake.do_submit_question(item["question"], background=True).question
+        if question.is_crisis:
+            # Screened high or above (a false alarm on these everyday questions, or a
+            # level the screener now reads differently): a crisis reply is the vetted
+            # template, not demo data, so the question is left for a counsellor.
+            continue
         lease = timezone.now() + timedelta(seconds=settings.DRAFT_LEASE_SECONDS)
         try:
             states.start_drafting(question, states.WORKER, lease,
@@ -48,12 +53,18 @@ def seed_reviewed_replies(counsellor: AbstractBaseUser, supervisor: AbstractBase
         except TransitionError:
             continue  # a running worker took it first: it gets a real draft instead
         passages = search(item["question"], settings.RETRIEVAL_TOP_K)
+        draft, final = item["draft"], item["final"]
+        if question.is_risky:
+            # Screened moderate or above (the screener decides, not the file): the draft
+            # carries the crisis resources, as post-processing adds them, and so must the
+            # counsellor's reply, or the final-text check stops it.
+            draft, final = (f"{text}\n\n{crisis_block()}" for text in (draft, final))
         drafting.do_store_drafts(question, lease, [ComposedDraft(
-            text=item["draft"], raw_text=item["draft"],
+            text=draft, raw_text=item["draft"],
             messages=build_messages(item["question"], passages), passages=passages,
             model_name=model_name, engine="demo")])
         review.do_claim(question, counsellor)
-        approved = review.do_approve(question, counsellor, item["final"])
+        approved = review.do_approve(question, counsellor, final)
         do_annotate(approved, counsellor, tags=item.get("tags", []),
                     note=item.get("note", ""), **item["rubric"])
         if number % AUDIT_EVERY == 0:

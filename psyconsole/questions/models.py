@@ -12,7 +12,7 @@ from django.db.models import F, Q
 
 from psyconsole.questions import rubric
 from psyconsole.questions.limits import RATING_RANGE
-from psyconsole.screening.levels import is_risky
+from psyconsole.screening.levels import is_crisis, is_risky
 
 
 def new_tracking_code() -> str:
@@ -92,6 +92,10 @@ class Question(models.Model):
     @property
     def is_risky(self) -> bool:
         return is_risky(self.risk_level)
+
+    @property
+    def is_crisis(self) -> bool:
+        return is_crisis(self.risk_level)
 
 
 class Draft(models.Model):

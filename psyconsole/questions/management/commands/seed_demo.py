@@ -31,6 +31,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--questions", type=Path,
                             default=settings.BASE_DIR / "fixtures" / "demo_questions.json")
+        parser.add_argument("--reviews", type=Path,
+                            default=settings.BASE_DIR / "fixtures" / "demo_reviews.jsonl",
+                            help="reviewed replies to seed (an empty file seeds none)")
         parser.add_argument("--no-index", action="store_true")
         parser.add_argument("--corpus-url", default="",
                             help="Crawl the corpus site at this URL instead of loading files.")
@@ -69,7 +72,8 @@ class Command(BaseCommand):
             from psyconsole.exports.demo import seed_reviewed_replies
 
             seeded = seed_reviewed_replies(User.objects.get(username="counsellor"),
-                                           User.objects.get(username="supervisor"))
+                                           User.objects.get(username="supervisor"),
+                                           options["reviews"])
             self.stdout.write(f"Seeded {seeded} reviewed and annotated replies (try "
                               "Exports, signed in as admin).")
         samples = json.loads(options["questions"].read_text(encoding="utf-8"))
