@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from psyconsole.exports.formats import FORMATS
+from psyconsole.exports.management.filters import add_filter_arguments, filters_from_options
 
 
 class Command(BaseCommand):
@@ -22,16 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--user", required=True,
                             help="the staff user the export is made for (audited)")
         parser.add_argument("--formats", default=",".join(FORMATS))
-        parser.add_argument("--since", help="YYYY-MM-DD, approved on or after")
-        parser.add_argument("--until", help="YYYY-MM-DD, approved on or before")
-        parser.add_argument("--risk-levels", default="",
-                            help="comma-separated; default none, low, moderate")
-        parser.add_argument("--include-crisis", action="store_true",
-                            help="allow high and imminent questions")
-        parser.add_argument("--model-version")
-        parser.add_argument("--min-rating", action="append", default=[],
-                            metavar="DIMENSION=N", help="e.g. overall=4; repeatable")
-        parser.add_argument("--audited-only", action="store_true")
+        add_filter_arguments(parser)
         parser.add_argument("--json", action="store_true", help="print the manifest")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -44,18 +36,9 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=options["user"]).first()
         if user is None:
             raise CommandError(f"No user {options['user']!r}.")
+        chosen = {"formats": options["formats"], **filters_from_options(options)}
         try:
-            min_ratings = {k: int(v) for k, v in
-                           (item.split("=", 1) for item in options["min_rating"])}
-        except ValueError as exc:
-            raise CommandError("--min-rating takes DIMENSION=N, e.g. overall=4.") from exc
-        try:
-            filters = check_export_filters({
-                "formats": options["formats"], "since": options["since"],
-                "until": options["until"], "risk_levels": options["risk_levels"],
-                "include_crisis": options["include_crisis"],
-                "model_version": options["model_version"], "min_ratings": min_ratings,
-                "audited_only": options["audited_only"]})
+            filters = check_export_filters(chosen)
             export = do_request_export(user, filters, queue=False)
         except (ValidationError, PermissionDenied) as exc:
             raise CommandError(str(exc)) from exc

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from inference.training import METHODS
+from psyconsole.exports.management.filters import add_filter_arguments, filters_from_options
 
 
 class Command(BaseCommand):
@@ -41,17 +42,7 @@ class Command(BaseCommand):
                             help="run it in the Celery worker instead of here")
         parser.add_argument("--resume", type=int, metavar="RUN_ID",
                             help="continue a failed or interrupted run")
-        # The export's filters, as `manage.py export` takes them.
-        parser.add_argument("--since", help="YYYY-MM-DD, approved on or after")
-        parser.add_argument("--until", help="YYYY-MM-DD, approved on or before")
-        parser.add_argument("--risk-levels", default="",
-                            help="comma-separated; default none, low, moderate")
-        parser.add_argument("--include-crisis", action="store_true",
-                            help="allow high and imminent questions")
-        parser.add_argument("--model-version")
-        parser.add_argument("--min-rating", action="append", default=[],
-                            metavar="DIMENSION=N", help="e.g. overall=4; repeatable")
-        parser.add_argument("--audited-only", action="store_true")
+        add_filter_arguments(parser)  # the export's, as `manage.py export` takes them
         parser.add_argument("--json", action="store_true", help="print the run's figures")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -95,11 +86,7 @@ class Command(BaseCommand):
             self.stdout.write(run.decision)
 
     def _request(self, user: Any, options: dict[str, Any], check: Any, request: Any) -> Any:
-        try:
-            min_ratings = {k: int(v) for k, v in
-                           (item.split("=", 1) for item in options["min_rating"])}
-        except ValueError as exc:
-            raise CommandError("--min-rating takes DIMENSION=N, e.g. overall=4.") from exc
+        filters = filters_from_options(options)
         hyperparameters = {name: options[name] for name in (
             "epochs", "max_steps", "batch_size", "learning_rate", "beta", "max_length")
             if options[name] is not None}
@@ -110,12 +97,7 @@ class Command(BaseCommand):
                 "eval_limit": options["eval_limit"],
                 "max_new_tokens": options["max_new_tokens"],
                 "promote": not options["no_promote"],
-                "filters": {"since": options["since"], "until": options["until"],
-                            "risk_levels": options["risk_levels"],
-                            "include_crisis": options["include_crisis"],
-                            "model_version": options["model_version"],
-                            "min_ratings": min_ratings,
-                            "audited_only": options["audited_only"]}})
+                "filters": filters})
             # Queued only on --queue, after the row exists (see handle).
             return request(user, checked, queue=False)
         except ValidationError as exc:
