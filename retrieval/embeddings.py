@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from functools import lru_cache
 
 import numpy as np
 from django.conf import settings
 
 _lock = threading.Lock()
+
+# Re-indexing a corpus whose chunks have not changed, and the worker's repeated queries,
+# would otherwise embed the same text again: vectors are kept per (model, text), the
+# oldest dropped first. 20,000 vectors of 384 float32 are about 30 MB.
+EMBEDDING_CACHE_SIZE = 20_000
+_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_vectors_lock = threading.Lock()
 
 
 def embedding_model_path() -> str:
@@ -50,7 +58,28 @@ def get_embedder():
 
 
 def embed(texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
-    model = get_embedder()
-    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                           convert_to_numpy=True, show_progress_bar=progress)
-    return np.asarray(vectors, dtype="float32")
+    """Normalised float32 embeddings, one row per text; texts seen before (by this
+    process, with the same model) are not embedded again."""
+    model_id = embedding_model_id()
+    found: dict[str, np.ndarray] = {}
+    with _vectors_lock:
+        for text in texts:
+            vector = _vectors.get((model_id, text))
+            if vector is not None:
+                _vectors.move_to_end((model_id, text))
+                found[text] = vector
+    missing = [t for t in dict.fromkeys(texts) if t not in found]
+    if missing:
+        encoded = get_embedder().encode(missing, batch_size=batch_size,
+                                        normalize_embeddings=True, convert_to_numpy=True,
+                                        show_progress_bar=progress)
+        with _vectors_lock:
+            for text, vector in zip(missing, np.asarray(encoded, dtype="float32"),
+                                    strict=True):
+                found[text] = vector
+                _vectors[(model_id, text)] = vector
+            while len(_vectors) > EMBEDDING_CACHE_SIZE:
+                _vectors.popitem(last=False)
+    if not texts:
+        return np.zeros((0, get_embedder().get_sentence_embedding_dimension()), dtype="float32")
+    return np.stack([found[t] for t in texts])
