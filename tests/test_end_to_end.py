@@ -4,74 +4,17 @@ a counsellor's review and the client's tracking page."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from django.conf import settings as live_settings
 
 from psyconsole.questions.models import Draft, Question
 from psyconsole.questions.tasks import draft_question
-from tests.factories import ROOT, JsonClient
+from tests.factories import JsonClient
+from tests.live import WorkerProcess
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class WorkerProcess:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "psyconsole", "worker", "--pool=solo",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    def wait_for(self, fragment: str, count: int = 1, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if sum(fragment in line for line in self.lines) >= count:
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.2)
-        raise AssertionError(f"worker never logged {fragment!r}:\n{''.join(self.lines[-40:])}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
-def _database_url() -> str:
-    db = live_settings.DATABASES["default"]
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
-@pytest.fixture
-def worker_env(tiny_model_dir: Path, corpus_index: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": live_settings.REDIS_URL,
-        "PSY_LLM_MODEL_PATH": str(tiny_model_dir),
-        "PSY_LLM_MODEL_NAME": "tiny-smollm2",
-        "PSY_LLM_MAX_NEW_TOKENS": "24",
-        "PSY_INDEX_DIR": str(corpus_index),
-    }
 
 
 @pytest.fixture
