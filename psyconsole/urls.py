@@ -8,6 +8,8 @@ from psyconsole.questions.api import api
 urlpatterns = [
     path("", views.ask, name="ask"),
     path("track/<str:tracking_code>/", views.track, name="track"),
+    path("track/<str:tracking_code>/withdraw/", views.withdraw, name="withdraw"),
+    path("track/<str:tracking_code>/erase/", views.erase, name="erase"),
     path("corpus/<slug:slug>/", views.article, name="article"),
     path("console/", include("psyconsole.questions.console_urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -38,11 +38,8 @@ def load_set(path: Path) -> list[LabelledQuestion]:
 def ranked_articles(question: str, *, depth: int = 10, keyword_weight: float | None = None
                     ) -> list[str]:
     """Articles in the order their best chunk ranks, `depth` of them at most."""
-    order: list[str] = []
-    for passage in search(question, k=depth * 5, keyword_weight=keyword_weight):
-        if passage.article_slug not in order:
-            order.append(passage.article_slug)
-    return order[:depth]
+    return [p.article_slug for p in search(question, k=depth, keyword_weight=keyword_weight,
+                                           max_per_article=1)]
 
 
 @dataclass

@@ -47,6 +47,14 @@ def json_lines(raw: bytes, *, decode_errors: str = "strict") -> Iterator[JsonLin
         except json.JSONDecodeError as exc:
             yield JsonLine(number, None, f"not JSON ({exc.msg} at column {exc.colno})")
             continue
+        except RecursionError:
+            # json gives up past the interpreter's recursion limit; one such line must
+            # not stop the lines after it from being read.
+            yield JsonLine(number, None, "not JSON (nested too deeply)")
+            continue
+        except ValueError:
+            yield JsonLine(number, None, "not JSON (a number is too long)")
+            continue
         if not isinstance(record, dict):
             yield JsonLine(number, None,
                            f"expected a JSON object, not a {type(record).__name__}")

@@ -84,10 +84,16 @@ def chunk_ids_for_articles(slugs: Iterable[str]) -> set[int]:
 
 def search(text: str, k: int | None = None, *, topic: str | None = None,
            keyword_weight: float | None = None,
-           articles: Iterable[str] | None = None) -> list[Passage]:
+           articles: Iterable[str] | None = None,
+           max_per_article: int | None = None) -> list[Passage]:
     """The top-k passages for `text`. `topic` keeps chunks of articles on that topic;
-    `articles` keeps only chunks of the articles with those slugs (both may be given)."""
+    `articles` keeps only chunks of the articles with those slugs (both may be given).
+    At most `max_per_article` passages come from one article (default
+    PSY_RETRIEVAL_MAX_PER_ARTICLE; 0 = no limit): the next best article's passage takes
+    the place of another chunk of one already chosen."""
     k = k or settings.RETRIEVAL_TOP_K
+    per_article = (settings.RETRIEVAL_MAX_PER_ARTICLE if max_per_article is None
+                   else max_per_article)
     weight = settings.RETRIEVAL_KEYWORD_WEIGHT if keyword_weight is None else keyword_weight
     loaded = holder.get(settings.INDEX_DIR)
     pool = max(k * 5, 30)
@@ -106,9 +112,21 @@ def search(text: str, k: int | None = None, *, topic: str | None = None,
         fused[chunk_id] = fused.get(chunk_id, 0.0) + (1 - weight) / (RRF_K + rank)
     for rank, (chunk_id, _) in enumerate(lexical):
         fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (RRF_K + rank)
-    best = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
-
-    chunks = Chunk.objects.select_related("article").in_bulk(best)
+    ranked = sorted(fused, key=fused.__getitem__, reverse=True)
+    chunks = Chunk.objects.select_related("article").in_bulk(
+        ranked if per_article else ranked[:k])
+    best: list[int] = []
+    taken: dict[int, int] = {}
+    for chunk_id in ranked:
+        chunk = chunks.get(chunk_id)
+        if chunk is None:
+            continue
+        if per_article and taken.get(chunk.article_id, 0) >= per_article:
+            continue
+        taken[chunk.article_id] = taken.get(chunk.article_id, 0) + 1
+        best.append(chunk_id)
+        if len(best) == k:
+            break
     return [
         Passage(
             chunk_id=i, score=round(dense_scores.get(i, 0.0), 4),

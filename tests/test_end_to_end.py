@@ -89,25 +89,3 @@ def test_crisis_questions_are_drafted_first(worker_env):
         process.stop()
     order = list(Draft.objects.order_by("created_at").values_list("question_id", flat=True))
     assert order[0] == crisis
-
-
-def test_a_worker_killed_mid_draft_leaves_the_question_redraftable(worker_env):
-    from psyconsole.questions.services import drafting
-
-    slow = {**worker_env, "PSY_LLM_MAX_NEW_TOKENS": "4000", "PSY_DRAFT_LEASE_SECONDS": "2"}
-    doomed = WorkerProcess(slow)
-    qid = JsonClient().post_json("/api/v1/questions", {"text": "I feel lonely."}).json()["id"]
-    _wait_for_status(qid, "drafting")
-    time.sleep(0.5)
-    doomed.process.kill()  # SIGKILL: no chance to clean up
-    doomed.process.wait()
-    time.sleep(2.5)  # the drafting lease lapses
-    assert Question.objects.get(pk=qid).status == "drafting"
-    assert drafting.do_sweep_stuck_drafts() == [qid]
-    assert Question.objects.get(pk=qid).status == "screened"
-    rescuer = WorkerProcess(worker_env)
-    try:
-        _wait_for_status(qid, "drafted")
-    finally:
-        rescuer.stop()
-    assert Draft.objects.filter(question_id=qid).count() == 1

@@ -192,11 +192,13 @@ def test_a_form_post_that_is_not_utf8_is_refused_on_the_page(client, counsellor)
     response = client.post(f"/console/questions/{question.pk}/approve/",
                            b"text=Fine&override_reason=%FF%FE+a+reason+in+bad+bytes",
                            content_type="application/x-www-form-urlencoded")
-    assert response.status_code == 302
+    # Refused on the page itself, with a 4xx and the reply kept in the editor.
+    assert response.status_code == 422
     assert not Review.objects.exists()
     assert AuditEvent.objects.count() == events
-    page = client.get(f"/console/questions/{question.pk}/").content.decode()
+    page = response.content.decode()
     assert "not valid UTF-8" in page
+    assert ">\nFine</textarea>" in page
 
 
 def test_a_crisis_reply_is_checked_for_the_crisis_structure(staff_api):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,3 +109,16 @@ def test_the_int8_embedder_builds_and_searches_its_own_index(corpus_index, setti
     assert _manifest(corpus_index)["embedding_model"].endswith("(int8)")
     assert search("I lie awake at night and can't fall asleep", k=1)[0].article_slug == (
         "sleep-difficulties")
+
+
+def test_the_sources_cover_different_articles(corpus_index: Path, settings: Any) -> None:
+    question = "Exams are next week and I can't sleep for worrying about them."
+    settings.RETRIEVAL_MAX_PER_ARTICLE = 0
+    unlimited = search(question, k=3)
+    settings.RETRIEVAL_MAX_PER_ARTICLE = 1
+    limited = search(question, k=3)
+    slugs = [p.article_slug for p in limited]
+    assert len({p.article_slug for p in unlimited}) < 3  # Exam Stress, three times
+    assert len(limited) == 3 and len(set(slugs)) == 3
+    assert limited[0].chunk_id == unlimited[0].chunk_id  # the best passage stays first
+    assert len(search(question, k=3, max_per_article=2)) == 3

@@ -27,11 +27,16 @@ def test_the_labelled_sets_are_large_enough_and_kept_apart():
     for row in train + dev + short_dev:
         h = simhash(row.text)
         assert not any(is_near_duplicate(h, e, max_distance=2) for e in held_hashes), row.id
-    # The short dev set, by another writer, shares no message with the training data.
-    short_hashes = [simhash(r.text) for r in short_dev]
-    for row in train:
+    # The dev sets by writers who never read the training files share no message with
+    # it: neither the short one nor the two independent ones.
+    independent = short_dev + read_jsonl(FIXTURES / "dev_c.jsonl") + read_jsonl(
+        FIXTURES / "dev_d.jsonl")
+    independent_hashes = [simhash(r.text) for r in independent]
+    pending = [r for p in sorted((FIXTURES / "pending").glob("*.jsonl")) for r in read_jsonl(p)]
+    for row in train + pending:
         h = simhash(row.text)
-        assert not any(is_near_duplicate(h, e, max_distance=2) for e in short_hashes), row.id
+        assert not any(is_near_duplicate(h, e, max_distance=2)
+                       for e in independent_hashes + held_hashes), row.id
 
 
 def test_training_data_does_not_teach_that_short_means_crisis():

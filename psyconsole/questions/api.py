@@ -17,11 +17,11 @@ from ninja import Status as Reply
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
-from ninja.security import HttpBasicAuth, HttpBearer, SessionAuth
+from ninja.security import HttpBearer, SessionAuth
 
 from psyconsole.exports.api import router as exports_router
 from psyconsole.exports.models import Export
-from psyconsole.questions import selectors
+from psyconsole.questions import limits, selectors
 from psyconsole.questions.models import AuditEvent, Question, Review, RiskLevel, Status
 from psyconsole.questions.schemas import (
     AdjudicationIn,
@@ -43,6 +43,7 @@ from psyconsole.questions.schemas import (
     QuestionStatusOut,
     QueueItemOut,
     ReasonIn,
+    ReassignIn,
     RedraftIn,
     ReviewOut,
     RiskOverrideIn,
@@ -50,6 +51,7 @@ from psyconsole.questions.schemas import (
     SampleOut,
     SlaOut,
     TextIn,
+    ThrottledOut,
     TokenIn,
     TokenOut,
 )
@@ -61,6 +63,7 @@ from psyconsole.questions.services.annotation import (
 from psyconsole.questions.services.audit import do_audit
 from psyconsole.questions.services.checks import check_can
 from psyconsole.questions.services.drafting import do_cancel_draft, do_request_redraft
+from psyconsole.questions.services.erasure import do_erase_by_client, do_erase_on_request
 from psyconsole.questions.services.intake import do_submit_question, do_withdraw
 from psyconsole.questions.services.review import (
     ReplyBlocked,
@@ -68,22 +71,52 @@ from psyconsole.questions.services.review import (
     do_claim,
     do_escalate,
     do_override_risk,
+    do_reassign,
     do_reject,
     do_release,
+    do_release_claim,
     do_save_edit,
     do_take_next,
     do_write_without_draft,
 )
 from psyconsole.questions.services.tokens import do_issue_api_token
 from psyconsole.questions.states import TransitionError
+from psyconsole.questions.throttle import (
+    SIGN_IN_THROTTLED,
+    intake_throttled,
+    throttled_body,
+    token_throttled,
+)
 
 TOKEN_HOURS = 12
 
 
 class BodyError(ValueError):
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400, detail: Any = None) -> None:
         super().__init__(message)
         self.http_status = status
+        self.detail = message if detail is None else detail
+
+
+def _lone_surrogate_field(body: Any) -> list[str | int] | None:
+    """Where in a parsed body a string (a value or a field name) holds a lone surrogate,
+    as a `loc`, or None. Checked here, for every field of every endpoint at once: such a
+    string passes the schemas but fails wherever it is encoded (a password hash, the
+    database, a log line), as a 500. A stack, not recursion: the body may be deep."""
+    stack: list[tuple[Any, list[str | int]]] = [(body, [])]
+    while stack:
+        value, loc = stack.pop()
+        if isinstance(value, str):
+            if limits.has_lone_surrogate(value):
+                return loc
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if limits.has_lone_surrogate(key):
+                    return loc
+                stack.append((item, [*loc, key]))
+        elif isinstance(value, list):
+            stack.extend((item, [*loc, n]) for n, item in enumerate(value))
+    return None
 
 
 class StrictJSONParser(Parser):
@@ -102,11 +135,22 @@ class StrictJSONParser(Parser):
         except json.JSONDecodeError as exc:
             raise BodyError(f"Malformed JSON: {exc.msg} at line {exc.lineno} column "
                             f"{exc.colno}.") from exc
+        except RecursionError as exc:
+            raise BodyError("Malformed JSON: nested too deeply.") from exc
+        except ValueError as exc:  # an integer of more than 4,300 digits
+            raise BodyError("Malformed JSON: a number is too long.") from exc
         if not isinstance(body, dict):
             # A list or a bare value would otherwise pass as "no fields given" and act
             # on the defaults (an empty annotation, a redraft nobody asked for).
             raise BodyError(f"Field required: the request body must be a JSON object of "
                             f"fields, not a {type(body).__name__}.", status=422)
+        loc = _lone_surrogate_field(body)
+        if loc is not None:
+            name = ".".join(str(part) for part in loc) or "a field name"
+            message = (f"{name} contains a lone surrogate (a \\ud800-\\udfff escape on its "
+                       "own), which is not valid Unicode text.")
+            raise BodyError(message, status=422, detail=[
+                {"loc": ["body", *loc], "msg": message, "type": "value_error"}])
         return body
 
 
@@ -118,24 +162,55 @@ class ApiTokenAuth(HttpBearer):
         return user
 
 
-class PasswordAuth(HttpBasicAuth):
-    """HTTP Basic auth with a console user's own password, for simple scripts."""
+# No HTTP Basic: it sent the password, and hashed it (about 300 ms of CPU), on every
+# request. Scripts exchange the password once for a bearer token (POST /auth/token),
+# where the login lockout and the rate limit apply.
+STAFF_AUTH = [ApiTokenAuth(), SessionAuth()]
 
-    def authenticate(self, request: HttpRequest, username: str, password: str) -> Any:
-        user = authenticate(request, username=username, password=password)
-        if user is not None:
-            request.user = user
-        return user
+_ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+_ERROR_DESCRIPTIONS = {
+    400: "Bad Request: malformed JSON, not UTF-8, or a bad Content-Length",
+    401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    413: "Payload Too Large (PSY_API_MAX_BODY_BYTES)",
+    415: "Unsupported Media Type: the body must be application/json",
+    422: "Unprocessable Entity: a field is missing or invalid (`detail` names it)",
+}
 
 
-STAFF_AUTH = [ApiTokenAuth(), PasswordAuth(), SessionAuth()]
+class ConsoleAPI(NinjaAPI):
+    """Declares in the OpenAPI schema the errors the shared machinery answers on every
+    operation (the body size middleware, the JSON parser, parameter validation and
+    authentication), so the schema tells the truth for routers declared elsewhere too
+    (exports) and no endpoint can forget one."""
 
-api = NinjaAPI(
+    def get_openapi_schema(self, *, path_prefix: str | None = None,
+                           path_params: dict[str, Any] | None = None) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                codes = {400, 413}  # RejectOversizedApiBodies, on every /api/ request
+                if "requestBody" in operation:
+                    codes |= {415, 422}
+                if operation.get("parameters"):
+                    codes.add(422)
+                if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+                    codes.add(404)
+                if operation.get("security"):
+                    codes |= {401, 403}
+                responses = operation["responses"]
+                for code in sorted(codes):
+                    if code not in responses and str(code) not in responses:
+                        responses[code] = {"description": _ERROR_DESCRIPTIONS[code],
+                                           "content": _ERROR_REF}
+        return schema
+
+
+api = ConsoleAPI(
     title="Psy-LLM console API",
     version="1",
     description=(
         "Public intake and tracking for clients, and every console action for signed-in "
-        "staff (a bearer token from POST /auth/token, HTTP Basic auth, or a console session "
+        "staff (a bearer token from POST /auth/token, or a console session "
         "with its CSRF token). Replies reach a client only after a named professional "
         "approves them."
     ),
@@ -154,7 +229,7 @@ def _error(request: HttpRequest, status: int, detail: Any) -> HttpResponse:
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     cause = exc.__cause__
     if isinstance(cause, BodyError):
-        return _error(request, cause.http_status, str(cause))
+        return _error(request, cause.http_status, cause.detail)
     return _error(request, exc.status_code, str(exc))
 
 
@@ -206,6 +281,12 @@ def on_not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 ERRORS = {400: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut}
+
+
+def _throttled(request: HttpRequest, wait: int, body: dict[str, Any]) -> HttpResponse:
+    response = api.create_response(request, body, status=429)
+    response["Retry-After"] = str(wait)
+    return response
 STAFF_ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
@@ -214,11 +295,16 @@ STAFF_ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422:
 public = Router(tags=["clients"])
 
 
-@public.post("/questions", response={201: QuestionCreatedOut, **ERRORS},
+@public.post("/questions", response={201: QuestionCreatedOut, 429: ThrottledOut, **ERRORS},
              summary="Submit a question")
-def submit_question(request: HttpRequest, payload: QuestionIn) -> Reply:
+def submit_question(request: HttpRequest, payload: QuestionIn) -> Any:
     """Screens the question for risk at once and queues it. A repeated `Idempotency-Key`
-    with the same body returns the first question instead of creating another."""
+    with the same body returns the first question instead of creating another. Too many
+    questions from one client (PSY_INTAKE_RATE, PSY_INTAKE_IP_RATE) get 429 with
+    `Retry-After` and the crisis resources."""
+    wait = intake_throttled(request)
+    if wait is not None:
+        return _throttled(request, wait, throttled_body())
     submission = do_submit_question(
         payload.text, payload.contact, request.headers.get("Idempotency-Key"),
     )
@@ -238,10 +324,28 @@ def withdraw_question(request: HttpRequest, tracking_code: str) -> Question:
     return do_withdraw(selectors.question_by_tracking_code(tracking_code))
 
 
-@public.post("/auth/token", response={200: TokenOut, 401: ErrorOut, **ERRORS},
+@public.delete("/questions/{tracking_code}",
+               response={200: QuestionStatusOut, 404: ErrorOut, 409: ErrorOut},
+               summary="Erase a question: its text, contact and reply are deleted")
+def erase_question(request: HttpRequest, tracking_code: str) -> Question:
+    """The tracking code is the client's proof, as for withdrawing; 409 if it is already
+    erased. The question stays, with status `erased`, so the code still answers."""
+    return do_erase_by_client(selectors.question_by_tracking_code(tracking_code))
+
+
+@public.post("/auth/token",
+             response={200: TokenOut, 401: ErrorOut, 429: ErrorOut, **ERRORS},
              summary="Get a bearer token for the console API", tags=["staff"])
 def issue_token(request: HttpRequest, payload: TokenIn) -> Any:
-    user = authenticate(request, username=payload.username, password=payload.password)
+    """429 after too many requests from one address (PSY_TOKEN_RATE), or once a username
+    is locked out from it after PSY_LOGIN_FAILURE_LIMIT wrong passwords."""
+    wait = token_throttled(request)
+    if wait is not None:
+        # Staff, not clients: no crisis resources, and the same shape as axes' lockout.
+        return _throttled(request, wait, {"detail": SIGN_IN_THROTTLED})
+    # request= lets axes count the failure and refuse a locked-out caller.
+    user = authenticate(request=request, username=payload.username,
+                        password=payload.password)
     if user is None or not user.has_perm("questions.claim_question"):
         return Reply(401, {"detail": "Wrong username or password, or not a console user."})
     return {"token": do_issue_api_token(user, TOKEN_HOURS),
@@ -290,8 +394,8 @@ def sla(request: HttpRequest) -> dict[str, Any]:
 @console.post("/questions/{question_id}/risk", response={200: QuestionDetailOut,
               **STAFF_ERRORS}, summary="Override the screened risk level, with a reason")
 def override_risk(request: HttpRequest, question_id: int, payload: RiskOverrideIn) -> Any:
-    do_override_risk(_question(question_id), request.user, payload.risk_level,
-                              payload.reason)
+    do_override_risk(_question(question_id), request.user, payload.risk_level.value,
+                     payload.reason)
     return _detail(request, question_id)
 
 
@@ -315,6 +419,32 @@ def release(request: HttpRequest, question_id: int) -> Question:
     return _detail(request, question_id)
 
 
+@console.post("/questions/{question_id}/release-claim",
+              response={200: QuestionDetailOut, **STAFF_ERRORS},
+              summary="Take back anyone's claim, with a reason (supervisors)")
+def release_claim(request: HttpRequest, question_id: int, payload: ReasonIn) -> Question:
+    do_release_claim(_question(question_id), request.user, payload.reason)
+    return _detail(request, question_id)
+
+
+@console.post("/questions/{question_id}/erase",
+              response={200: QuestionDetailOut, **STAFF_ERRORS},
+              summary="Erase a question on the client's request, with a reason (supervisors)")
+def erase_on_request(request: HttpRequest, question_id: int, payload: ReasonIn) -> Question:
+    do_erase_on_request(_question(question_id), request.user, payload.reason)
+    return _detail(request, question_id)
+
+
+@console.post("/questions/{question_id}/reassign",
+              response={200: QuestionDetailOut, **STAFF_ERRORS},
+              summary="Give a claim to another counsellor, with a reason (supervisors)")
+def reassign(request: HttpRequest, question_id: int, payload: ReassignIn) -> Question:
+    """409 if the question is not claimed, or the counsellor already holds as many claims
+    as PSY_MAX_CLAIMS_PER_COUNSELLOR allows."""
+    do_reassign(_question(question_id), request.user, payload.to, payload.reason)
+    return _detail(request, question_id)
+
+
 @console.post("/questions/{question_id}/edits", response={201: EditOut, **STAFF_ERRORS},
               summary="Save an edit of the reply")
 def save_edit(request: HttpRequest, question_id: int, payload: TextIn) -> Any:
@@ -331,7 +461,7 @@ def write_without_draft(request: HttpRequest, question_id: int) -> Question:
 
 
 @console.post("/questions/{question_id}/approve",
-              response={200: ReviewOut, **{**STAFF_ERRORS, 422: BlockedOut}},
+              response={200: ReviewOut, **{**STAFF_ERRORS, 422: BlockedOut | ErrorOut}},
               summary="Approve the reply and deliver it to the client")
 def approve(request: HttpRequest, question_id: int, payload: ApproveIn | None = None) -> Any:
     """The final text is checked first. Blocking findings (doses, medication advice,

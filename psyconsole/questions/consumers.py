@@ -7,12 +7,22 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from psyconsole.questions.events import ALERTS_GROUP, QUEUE_GROUP, question_group
+from psyconsole.questions.events import (
+    ALERTS_GROUP,
+    QUEUE_GROUP,
+    SUPERVISORS_GROUP,
+    question_group,
+)
 
 
 @database_sync_to_async
 def _may_watch(user: Any) -> bool:
     return bool(user and user.is_authenticated and user.has_perm("questions.view_question"))
+
+
+@database_sync_to_async
+def _supervises(user: Any) -> bool:
+    return bool(user.has_perm("questions.audit_reply"))
 
 
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):
@@ -24,6 +34,8 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4403)
             return
         self.groups_joined = [QUEUE_GROUP, ALERTS_GROUP]
+        if await _supervises(self.scope["user"]):
+            self.groups_joined.append(SUPERVISORS_GROUP)
         question_id = self.scope["url_route"]["kwargs"].get("question_id")
         if question_id is not None:
             self.groups_joined.append(question_group(int(question_id)))

@@ -18,6 +18,7 @@ def console(request: HttpRequest) -> dict[str, Any]:
         "can_export": bool(user and user.has_perm("exports.export_annotations")),
         # Blind second annotations waiting for this user (the nav's "Assigned to me").
         "open_annotation_assignments": open_assignment_count(user) if staff else 0,
-        # Flagged on every console page until someone claims them.
-        "unclaimed_crises": list(unclaimed_crises()[:10]) if staff else [],
+        # Flagged on every console page until someone claims them; each user sees only
+        # those they may claim (an escalated one goes to supervisors).
+        "unclaimed_crises": list(unclaimed_crises(user)[:10]) if staff else [],
     }

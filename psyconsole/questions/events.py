@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 QUEUE_GROUP = "console.queue"
 ALERTS_GROUP = "console.alerts"
+# Supervisors' pages only: alerts about questions only a supervisor may act on.
+SUPERVISORS_GROUP = "console.supervisors"
 
 
 def question_group(question_id: int) -> str:
@@ -47,6 +49,13 @@ def crisis_alert(question_id: int, risk_level: str) -> None:
     send_on_commit(ALERTS_GROUP, "crisis.alert", question_id=question_id, risk_level=risk_level)
 
 
+def escalation_alert(question_id: int, risk_level: str) -> None:
+    """An escalated risky question: only supervisors may claim it, so only they are
+    alerted (a counsellor could not act on it)."""
+    send_on_commit(SUPERVISORS_GROUP, "crisis.alert", question_id=question_id,
+                   risk_level=risk_level, escalated=True)
+
+
 def draft_progress(question_id: int, text: str, candidate: int) -> None:
     """Text generated so far, sent at once: streaming is not tied to any transaction,
     and a missed message costs nothing because every message carries the whole text."""
@@ -55,9 +64,11 @@ def draft_progress(question_id: int, text: str, candidate: int) -> None:
                                         "text": text})
 
 
-def drafting_ended(question_id: int, outcome: str, text: str = "") -> None:
-    """The worker finished ("drafted", with the final draft text) or gave up
-    ("draft_failed", "draft_cancelled"), sent after commit. A counsellor writing beside
-    the draft sees it without a reload, which would lose unsaved text."""
+def drafting_ended(question_id: int, outcome: str, text: str = "",
+                   alternatives: list[str] | None = None) -> None:
+    """The worker finished ("drafted", with the final draft text and the texts of any
+    sampled alternatives) or gave up ("draft_failed", "draft_cancelled"), sent after
+    commit. A counsellor writing beside the draft sees it, and the alternatives, without
+    a reload, which would lose unsaved text."""
     send_on_commit(question_group(question_id), "drafting.ended", question_id=question_id,
-                   outcome=outcome, text=text)
+                   outcome=outcome, text=text, alternatives=alternatives or [])

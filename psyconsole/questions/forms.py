@@ -9,7 +9,29 @@ from django import forms
 from psyconsole.questions import limits, rubric
 
 
-class QuestionForm(forms.Form):
+def text_error(value: str) -> str | None:
+    """Why typed text cannot be kept, or None. Django decodes a form's bytes with
+    replacement, so what a browser or script sends for a lone surrogate, or any byte that
+    is not UTF-8, arrives as U+FFFD."""
+    if "\ufffd" in value or limits.has_lone_surrogate(value):
+        return ("This contains characters that are not valid UTF-8 (an invalid byte or a "
+                "lone surrogate). Please retype them.")
+    return None
+
+
+class TextForm(forms.Form):
+    """The shared clean of every form that takes typed text: text that is not valid
+    Unicode is a form error on its field, never a server error further on."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        for name, value in list(cleaned.items()):
+            if isinstance(value, str) and (error := text_error(value)):
+                self.add_error(name, error)
+        return cleaned
+
+
+class QuestionForm(TextForm):
     text = forms.CharField(
         label="Your question",
         widget=forms.Textarea(attrs={"rows": 8, "maxlength": limits.QUESTION_MAX_CHARS}),
@@ -25,12 +47,12 @@ class QuestionForm(forms.Form):
     )
 
 
-class ReplyForm(forms.Form):
+class ReplyForm(TextForm):
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 16}), strip=False,
                            max_length=limits.REPLY_MAX_CHARS)
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(TextForm):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}),
                              max_length=limits.REASON_MAX_CHARS)
 
@@ -39,7 +61,7 @@ def _yes_no(value: str) -> bool:
     return value == "yes"
 
 
-class AnnotationForm(forms.Form):
+class AnnotationForm(TextForm):
     """The rubric (`rubric.py`): one radio group per dimension, in the rubric's order, each
     with a "not rated" choice. console.js adds the keyboard shortcuts."""
 

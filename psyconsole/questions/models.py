@@ -39,6 +39,9 @@ class Status(models.TextChoices):
     REJECTED = "rejected", "Rejected"
     ESCALATED = "escalated", "Escalated"
     WITHDRAWN = "withdrawn", "Withdrawn"
+    # Terminal: the client's text and contact are gone (services/erasure.py); the row
+    # stays for counts and the audit trail.
+    ERASED = "erased", "Erased"
 
 
 class Question(models.Model):
@@ -84,6 +87,7 @@ class Question(models.Model):
             ("audit_reply", "Can audit approved replies and read the audit log"),
             ("view_contact", "Can see a client's contact details"),
             ("export_annotations", "Can export annotated pairs for retraining"),
+            ("erase_question", "Can erase a client's question on their request"),
         ]
 
     def __str__(self) -> str:

@@ -2,7 +2,8 @@
 
 - counsellor: sees the queue, claims, edits, approves, rejects, escalates, annotates.
 - supervisor: all of that, plus audits approved replies, reads audit trails, picks up
-  escalations and sees clients' contact details.
+  escalations, sees clients' contact details and erases a question on a client's
+  request.
 - admin: all of that, plus the admin site (users and groups), model versions and
   exports of annotated pairs for retraining (`exports.export_annotations`).
 """
@@ -23,7 +24,8 @@ _COUNSELLOR_PERMS = [
     "questions.view_annotation", "retrieval.view_article", "retrieval.view_chunk",
 ]
 _SUPERVISOR_PERMS = [*_COUNSELLOR_PERMS, "questions.audit_reply", "questions.view_contact",
-                     "questions.view_auditevent", "inference.view_modelversion"]
+                     "questions.view_auditevent", "inference.view_modelversion",
+                     "questions.erase_question"]
 _ADMIN_APPS = ("questions", "retrieval", "inference", "exports", "auth")
 
 ROLE_PERMISSIONS = {COUNSELLOR: _COUNSELLOR_PERMS, SUPERVISOR: _SUPERVISOR_PERMS}

@@ -21,6 +21,7 @@ from psyconsole.questions.models import (
     AuditEvent,
     Question,
     Review,
+    RiskLevel,
 )
 
 
@@ -31,6 +32,12 @@ def user_label(user: Any) -> str | None:
 
 class ErrorOut(Schema):
     detail: Any = Field(..., description="What is wrong: a message, or a list of field errors.")
+
+
+class ThrottledOut(Schema):
+    detail: str = Field(..., description="Why the request was not taken, and when to retry.")
+    crisis_resources: list[str] = Field(
+        ..., description="Where to get help at once: a throttled client may be in crisis.")
 
 
 class QuestionIn(Schema):
@@ -73,7 +80,9 @@ class QuestionStatusOut(Schema):
         review = selectors.delivered_reply(question)
         if review is None:
             return None
-        return {"text": review.final_text, "approved_at": review.created_at,
+        # Corpus links as the tracking page shows them: the service's own article page.
+        return {"text": selectors.client_reply_text(review.final_text),
+                "approved_at": review.created_at,
                 "disclosure": settings.AI_DISCLOSURE}
 
     @staticmethod
@@ -99,7 +108,7 @@ class TokenOut(Schema):
 class QueueItemOut(Schema):
     id: int
     status: str
-    risk_level: str
+    risk_level: RiskLevel
     topics: list[str]
     sla_due_at: datetime
     sla_breached: bool
@@ -197,12 +206,13 @@ class DraftingOut(Schema):
 
 
 class QuestionDetailOut(Schema):
+    """No tracking code: it is the client's only secret, and staff never need it."""
+
     id: int
-    tracking_code: str
     text: str
     contact: str | None = Field(None, description="Only for users who may see contact details.")
     status: str
-    risk_level: str
+    risk_level: RiskLevel
     risk_factors: list[dict[str, Any]]
     topics: list[str]
     priority: int
@@ -253,6 +263,13 @@ class ReasonIn(Schema):
                                                       "maxLength": limits.REASON_MAX_CHARS})
 
 
+class ReassignIn(Schema):
+    to: StrictStr = Field(..., description="The username of the console user who takes "
+                          "the claim; they are held to the claim cap.")
+    reason: StrictStr = Field(..., json_schema_extra={"minLength": 1,
+                                                      "maxLength": limits.REASON_MAX_CHARS})
+
+
 class RedraftIn(Schema):
     instruction: StrictStr = Field("", description='For example "shorter", "warmer" or '
                                    '"more practical", or your own words '
@@ -262,7 +279,7 @@ class RedraftIn(Schema):
 
 
 class RiskOverrideIn(Schema):
-    risk_level: StrictStr = Field(..., description="none, low, moderate, high or imminent")
+    risk_level: RiskLevel = Field(..., description="none, low, moderate, high or imminent")
     reason: StrictStr = Field(..., json_schema_extra={"minLength": 1,
                                                       "maxLength": limits.REASON_MAX_CHARS})
 

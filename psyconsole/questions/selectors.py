@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -49,8 +49,10 @@ def sla_due_expression() -> Case:
 def queue(*, status: str | None = None, risk_level: str | None = None,
           topic: str | None = None) -> QuerySet[Question]:
     """Open questions by risk, then by time left on the risk level's first-response
-    SLA, then by age."""
-    questions = (Question.objects.filter(status__in=OPEN_STATES).select_related("claimed_by")
+    SLA, then by age. With a `status`, the questions in that status, closed ones too (the
+    console's filter finds past work), the most recently changed first."""
+    states = [status] if status else OPEN_STATES
+    questions = (Question.objects.filter(status__in=states).select_related("claimed_by")
                  .annotate(has_draft=Exists(Draft.objects.filter(question=OuterRef("pk"))),
                            sla_due_at=sla_due_expression())
                  .annotate(sla_breached=Case(
@@ -64,6 +66,8 @@ def queue(*, status: str | None = None, risk_level: str | None = None,
     if topic:
         # A text match on the JSON list works on PostgreSQL and SQLite alike.
         questions = questions.filter(topics__icontains=f'"{topic}"')
+    if status in CLOSED_STATES:
+        return questions.order_by("-updated_at", "-id")
     return questions.order_by("-priority", "sla_due_at", "created_at")
 
 
@@ -84,10 +88,54 @@ def sla_report() -> dict[str, object]:
     }
 
 
-def unclaimed_crises() -> QuerySet[Question]:
-    """High and imminent questions nobody has claimed yet: flagged on every page."""
-    return Question.objects.filter(status__in=OPEN_STATES, claimed_by__isnull=True,
-                                   risk_level__in=CRISIS_LEVELS).order_by("created_at")
+def unclaimed_crises(user: AbstractBaseUser | None = None) -> QuerySet[Question]:
+    """High and imminent questions nobody has claimed yet: flagged on every page. Given a
+    user, only those they may claim: an escalated question is a supervisor's, so a
+    counsellor is not alerted about one they cannot act on."""
+    found = Question.objects.filter(status__in=OPEN_STATES, claimed_by__isnull=True,
+                                    risk_level__in=CRISIS_LEVELS)
+    if user is not None and not user.has_perm("questions.audit_reply"):
+        found = found.exclude(status=Status.ESCALATED)
+    return found.order_by("created_at")
+
+
+def escalation(question: Question) -> Review | None:
+    """The escalation that put the question where it is, with its reason; None unless the
+    question is escalated now."""
+    if question.status != Status.ESCALATED:
+        return None
+    return (question.reviews.filter(decision=Review.Decision.ESCALATED)
+            .select_related("reviewer").order_by("-created_at", "-id").first())
+
+
+# A URL inside a reply: up to whitespace or a closing bracket (sources are listed as
+# "[1] Title (URL)"); trailing punctuation is not part of it.
+_URL = re.compile(r"https?://[^\s()<>\[\]]+[^\s()<>\[\].,;:!?'\"]")
+
+
+def client_reply_text(text: str, base: str = "") -> str:
+    """A reply as the client reads it: links to a corpus article's crawled source (the
+    demo's corpus site, an internal host) point at the service's own public article page,
+    `base` + /corpus/<slug>/, instead. This is done where the reply is shown, not at
+    approval, so the stored final text stays exactly what the counsellor approved (the
+    audit and the exports compare it with the draft), and replies delivered before this
+    change are shown right too."""
+    from django.urls import reverse
+
+    from retrieval.models import Article
+
+    found = set(_URL.findall(text))
+    if not found:
+        return text
+    candidates = found | {u.rstrip("/") for u in found} | {u.rstrip("/") + "/" for u in found}
+    slugs = {url.rstrip("/"): slug for url, slug in
+             Article.objects.filter(url__in=candidates).values_list("url", "slug")}
+
+    def public(match: re.Match[str]) -> str:
+        slug = slugs.get(match.group(0).rstrip("/"))
+        return base + reverse("article", kwargs={"slug": slug}) if slug else match.group(0)
+
+    return _URL.sub(public, text) if slugs else text
 
 
 def question_by_tracking_code(code: str) -> Question:
@@ -277,6 +325,19 @@ def reviews_for_second_annotation() -> QuerySet[Review]:
     return (Review.objects.filter(decision=Review.Decision.APPROVED)
             .exclude(annotation_assignments__isnull=False)
             .select_related("question", "reviewer").order_by("created_at", "id"))
+
+
+def live_claims(user: AbstractBaseUser, now: datetime) -> QuerySet[Question]:
+    """The claims `user` holds now. A lapsed claim is not counted: anyone may take it
+    over, and its holder must claim it again to act on it."""
+    return Question.objects.filter(status=Status.IN_REVIEW, claimed_by=user,
+                                   claim_expires_at__gte=now)
+
+
+def counsellors() -> QuerySet[Any]:
+    """Active console users who may hold a claim: whom a supervisor can reassign one to.
+    (The same people as `annotators`.)"""
+    return annotators()
 
 
 def annotators() -> QuerySet[Any]:

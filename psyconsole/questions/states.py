@@ -38,8 +38,10 @@ The tables
 
 Every change, a transition or an in-state change, writes its audit event and sends
 `question_changed` to the console when the transaction commits; no caller has to
-remember either. Leaving `in_review` clears the claim; leaving `drafting` (or ending
-the lease beside a claim) clears the lease and the cancel request.
+remember either. The one exception is the worker's lease heartbeat
+(`renew_drafting_lease`), which moves an expiry time on and changes nothing else.
+Leaving `in_review` clears the claim; leaving `drafting` (or ending the lease beside a
+claim) clears the lease and the cancel request.
 
 Where a question goes when nobody holds it any more (`queue_state`: drafted if it has
 a draft, else screened) and what releasing a claim means (`release`) are decided here
@@ -79,7 +81,17 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.DELIVERED: frozenset(),
     S.REJECTED: frozenset(),
     S.WITHDRAWN: frozenset(),
+    S.ERASED: frozenset(),
 }
+# A client may ask for erasure at any time, open or closed (services/erasure.py): every
+# state but `erased` itself may move there, and nothing leaves it. A terminal status
+# rather than a flag beside the status, so that the queue, the console and the exports,
+# which all select by status, leave an erased question out without a second filter;
+# the audit event of the move keeps which state it was erased from.
+for _state in list(TRANSITIONS):
+    if _state != S.ERASED:
+        TRANSITIONS[_state] = TRANSITIONS[_state] | {S.ERASED}
+del _state
 
 OPEN_STATES = frozenset({S.RECEIVED, S.SCREENED, S.DRAFTING, S.DRAFTED, S.IN_REVIEW,
                          S.ESCALATED})
@@ -100,6 +112,7 @@ _LEASE_ENDED = dict.fromkeys(_LEASE)
 # Changes that keep the status: action -> (states it may happen in, fields it may write).
 IN_STATE_CHANGES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "claim": (frozenset({S.IN_REVIEW}), _CLAIM),  # renew, or take over a lapsed claim
+    "reassign": (frozenset({S.IN_REVIEW}), _CLAIM),  # a supervisor hands the claim on
     "drafting": (frozenset({S.IN_REVIEW}), _LEASE),  # the worker starts beside a claim
     "drafted": (frozenset({S.IN_REVIEW}), _LEASE),
     "draft_failed": (frozenset({S.IN_REVIEW}), _LEASE),
@@ -330,6 +343,17 @@ def expire_drafting_lease(question: Question, actor: Actor, now: datetime) -> bo
     return True
 
 
+def renew_drafting_lease(question_id: int, lease: datetime, renewed: datetime) -> bool:
+    """The worker's heartbeat: moves its lease on to `renewed` if it still holds `lease`
+    (one conditional UPDATE); False if the lease is gone or someone else's. The one
+    change with no audit event and no push: the state stays the same, and a heartbeat
+    every few seconds would bury the trail and flood the console."""
+    return Question.objects.filter(
+        pk=question_id, status__in=OWNED_FIELDS["drafting_lease_expires_at"],
+        drafting_lease_expires_at=lease,
+    ).update(drafting_lease_expires_at=renewed) == 1
+
+
 def request_cancel(question: Question, actor: Actor) -> Question:
     """Asks the worker to stop the draft in progress."""
     return change_in_state(question, "cancel_draft", actor,
@@ -357,19 +381,46 @@ def renew_claim(question: Question, user: AbstractBaseUser, lease: datetime, *,
         claimed_by=user, claim_expires_at=lease)
 
 
-def release(question: Question, user: AbstractBaseUser, *, reason: str = "") -> Question:
-    """The user gives their claim back. A question the worker is still drafting returns
-    to `drafting` with the lease intact; any other goes back to the queue
-    (`queue_state`). Raises TransitionError if the claim is not theirs."""
+def release(question: Question, user: AbstractBaseUser, *, reason: str = "",
+            holder: AbstractBaseUser | None = None) -> Question:
+    """The user gives their claim back, or (a supervisor) takes back `holder`'s claim. A
+    question the worker is still drafting returns to `drafting` with the lease intact;
+    any other goes back to the queue (`queue_state`). Raises TransitionError if the
+    claim is not the holder's (by default the user's) any more."""
     now = timezone.now()
-    condition = Q(claimed_by=user)
+    taken_back = holder is not None and holder.pk != user.pk
+    condition = Q(claimed_by=holder or user)
     if question.drafting_lease_expires_at and question.drafting_lease_expires_at > now:
         back_to = S.DRAFTING
         condition &= Q(drafting_lease_expires_at__gt=now)
     else:
         back_to = queue_state(question)
-    return transition(question, back_to, Actor.of(user), action="release", reason=reason,
-                      extra_condition=condition)
+    return transition(question, back_to, Actor.of(user),
+                      action="supervisor_release" if taken_back else "release", reason=reason,
+                      extra_condition=condition,
+                      data={"holder": holder.get_username()} if taken_back else None)
+
+
+def reassign(question: Question, to: AbstractBaseUser, lease: datetime, *,
+             by: AbstractBaseUser, holder: AbstractBaseUser, reason: str) -> Question:
+    """A supervisor gives `holder`'s claim to `to`, with a fresh lease; the status, the
+    drafting lease beside the claim and the first response stay. Raises TransitionError
+    if the claim changed hands since the caller read it."""
+    return change_in_state(
+        question, "reassign", Actor.of(by), reason=reason,
+        extra_condition=Q(claimed_by=holder),
+        data={"from": holder.get_username(), "to": to.get_username()},
+        claimed_by=to, claim_expires_at=lease)
+
+
+def erase(question: Question, actor: Actor, *, reason: str, data: dict[str, Any],
+          **scrubbed: Any) -> Question:
+    """Moves the question to `erased` from any other state, writing `scrubbed` (the
+    blanked text and contact) in the same conditional UPDATE; the claim and the lease
+    are cleared like any move into a closed state, so a worker still drafting finds its
+    lease gone and discards its draft."""
+    return transition(question, S.ERASED, actor, action="erase", reason=reason, data=data,
+                      **scrubbed)
 
 
 def create_received(*, actor: Actor, **fields: Any) -> Question:

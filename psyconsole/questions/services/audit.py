@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,11 +15,20 @@ from psyconsole.questions.services.checks import check_can, check_text
 from psyconsole.questions.states import Actor, TransitionError
 
 
+def check_not_own_reply(review: Review, user: AbstractBaseUser) -> None:
+    """No one audits their own reply: not the professional who approved it, nor one who
+    wrote part of it (a saved edit), or the audit is only the author looking again."""
+    if review.reviewer_id == user.pk or review.question.edits.filter(author=user).exists():
+        raise PermissionDenied("You approved or wrote this reply, and no one audits their "
+                               "own reply: another supervisor audits it.")
+
+
 def do_audit(review: Review, user: AbstractBaseUser, note: object = "") -> Review:
     check_can(user, "questions.audit_reply")
     note = check_text(note, field="note", max_chars=limits.REASON_MAX_CHARS, required=False)
     if review.decision != Review.Decision.APPROVED:
         raise ValidationError({"review": "Only approved replies are audited."})
+    check_not_own_reply(review, user)
     with transaction.atomic():
         updated = Review.objects.filter(pk=review.pk, audited_at__isnull=True).update(
             audited_by=user, audited_at=timezone.now(), audit_note=note)

@@ -1,17 +1,21 @@
-"""Drafting, the worker's protocol: the drafting lease, batching, streaming, cancel,
-and the sweeper that requeues stalled drafts."""
+"""Drafting, the worker's protocol: the drafting lease and its heartbeat, batching,
+streaming, cancel, and the sweeper that requeues stalled drafts."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
 import logging
+import threading
 import time
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -102,6 +106,77 @@ class _DraftWatch:
         return self.cancelled
 
 
+# A draft still going after this long is taken to be hung: its lease is no longer renewed,
+# so it lapses and the sweeper gives the question to another worker.
+LEASE_RENEWAL_LIMIT_SECONDS = 30 * 60
+
+
+class _LeaseKeeper:
+    """The drafting lease's heartbeat. While the worker drafts, a thread renews every
+    lease it holds each third of DRAFT_LEASE_SECONDS, so a lease lapses only when its
+    worker is gone (or hung), and the sweeper frees a dead worker's questions within a
+    lease however long drafts take. A thread rather than the streaming callback: loading
+    the model or reading a long batched prompt can take longer than a lease without any
+    callback.
+
+    A renewal that finds the lease gone (the question was closed, or the lease lapsed and
+    was taken over) stops renewing that question. The watch then stops a draft whose lease
+    was cleared, and end_drafting refuses to store a draft under a lease taken over."""
+
+    def __init__(self, leased: list[tuple[Question, datetime]]) -> None:
+        self._leases = {question.pk: lease for question, lease in leased}
+        self._held = set(self._leases)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="drafting-lease", daemon=True)
+
+    def __enter__(self) -> _LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        # Joined, so that a renewal in flight has landed before lease() is read.
+        self._thread.join()
+
+    def lease(self, question_id: int) -> datetime:
+        """The lease as last renewed: what the worker ends its drafting with."""
+        return self._leases[question_id]
+
+    def _run(self) -> None:
+        interval = max(settings.DRAFT_LEASE_SECONDS / 3, 0.2)  # a 0 s lease must not spin
+        give_up_at = time.monotonic() + LEASE_RENEWAL_LIMIT_SECONDS
+        try:
+            while self._held and not self._stop.wait(interval):
+                if time.monotonic() > give_up_at:
+                    logger.warning("Drafting questions %s for over %s s; no longer renewing "
+                                   "their leases", sorted(self._held),
+                                   LEASE_RENEWAL_LIMIT_SECONDS)
+                    return
+                self._renew()
+        finally:
+            with contextlib.suppress(DatabaseError):
+                connection.close()  # this thread's own connection, not the worker's
+
+    def _renew(self) -> None:
+        renewed = timezone.now() + timedelta(seconds=settings.DRAFT_LEASE_SECONDS)
+        for question_id in sorted(self._held):
+            try:
+                held = states.renew_drafting_lease(question_id, self._leases[question_id],
+                                                   renewed)
+            except DatabaseError:
+                # The database is away (restarting, say): try again at the next beat, on
+                # a fresh connection. The lease has two more beats before it lapses.
+                logger.warning("Could not renew drafting leases", exc_info=True)
+                with contextlib.suppress(DatabaseError):
+                    connection.close()
+                return
+            if held:
+                self._leases[question_id] = renewed
+            else:
+                logger.info("Question #%s: drafting lease lost", question_id)
+                self._held.discard(question_id)
+
+
 def check_redraft_request(instruction: object, candidates: object) -> tuple[str, int]:
     instruction = check_text(instruction, field="instruction",
                              max_chars=limits.INSTRUCTION_MAX_CHARS, required=False)
@@ -134,8 +209,11 @@ def _start_drafting(question_id: int, *, redraft: bool, instruction: str
         return None
     lease = now + timedelta(seconds=settings.DRAFT_LEASE_SECONDS)
     startable = {Status.SCREENED, Status.DRAFTED} if redraft else {Status.SCREENED}
-    if not redraft and not question.drafts.exists():
-        startable.add(Status.IN_REVIEW)  # claimed before its first draft
+    if redraft or not question.drafts.exists():
+        # Claimed before its first draft, or a redraft asked for by the claim's holder (or
+        # asked for unclaimed, then claimed before the worker started): drafted beside the
+        # claim; skipped, the redraft would never reach the counsellor's page.
+        startable.add(Status.IN_REVIEW)
     try:
         question = states.start_drafting(
             question, states.WORKER, lease, from_states=startable,
@@ -185,7 +263,8 @@ def do_store_drafts(question: Question, lease: datetime, composed: list[Composed
             )
             for i, c in enumerate(composed)
         ]
-        events.drafting_ended(question.pk, "drafted", drafts[0].text)
+        events.drafting_ended(question.pk, "drafted", drafts[0].text,
+                              alternatives=[d.text for d in drafts[1:]])
     return drafts
 
 
@@ -211,21 +290,25 @@ def do_generate_draft(question_id: int, *, redraft: bool = False, instruction: s
 
     watch = _DraftWatch(question.pk)
     composed = []
+    keeper = _LeaseKeeper([(question, lease)])
     try:
-        for candidate in range(candidates):
-            watch.candidate = candidate
-            composed.append(compose_draft(
-                question.text, risky=question.is_risky, instruction=instruction,
-                crisis=is_crisis(question.risk_level), factors=question.risk_factors,
-                on_text=watch.on_text, should_stop=watch.should_stop,
-                sample_seed=None if candidate == 0 else candidate,
-                passages=composed[0].passages if composed else None,  # retrieve once
-            ))
-            if watch.cancelled:
-                break
+        with keeper:
+            for candidate in range(candidates):
+                watch.candidate = candidate
+                composed.append(compose_draft(
+                    question.text, risky=question.is_risky, instruction=instruction,
+                    crisis=is_crisis(question.risk_level), factors=question.risk_factors,
+                    on_text=watch.on_text, should_stop=watch.should_stop,
+                    sample_seed=None if candidate == 0 else candidate,
+                    passages=composed[0].passages if composed else None,  # retrieve once
+                ))
+                if watch.cancelled:
+                    break
     except Exception:
-        _give_back(question, lease, "draft_failed", "drafting raised an error")
+        _give_back(question, keeper.lease(question.pk), "draft_failed",
+                   "drafting raised an error")
         raise
+    lease = keeper.lease(question.pk)
     if watch.cancelled:
         _give_back(question, lease, "draft_cancelled", "cancelled by a counsellor")
         return []
@@ -260,17 +343,21 @@ def do_generate_drafts_together(leased: list[tuple[Question, datetime]]
     leased = leased + _take_waiting_questions(
         settings.DRAFT_BATCH_SIZE - len(leased), {q.pk for q, _ in leased})
     watches = [_DraftWatch(q.pk) for q, _ in leased]
+    keeper = _LeaseKeeper(leased)
     try:
-        composed = compose_drafts([
-            DraftRequest(q.text, q.is_risky, on_text=w.on_text, should_stop=w.should_stop,
-                         crisis=is_crisis(q.risk_level), factors=q.risk_factors)
-            for (q, _), w in zip(leased, watches, strict=True)])
+        with keeper:
+            composed = compose_drafts([
+                DraftRequest(q.text, q.is_risky, on_text=w.on_text, should_stop=w.should_stop,
+                             crisis=is_crisis(q.risk_level), factors=q.risk_factors)
+                for (q, _), w in zip(leased, watches, strict=True)])
     except Exception:
-        for question, lease in leased:
-            _give_back(question, lease, "draft_failed", "drafting raised an error")
+        for question, _ in leased:
+            _give_back(question, keeper.lease(question.pk), "draft_failed",
+                       "drafting raised an error")
         raise
     results: dict[int, list[Draft]] = {}
-    for (question, lease), watch, draft in zip(leased, watches, composed, strict=True):
+    for (question, _), watch, draft in zip(leased, watches, composed, strict=True):
+        lease = keeper.lease(question.pk)
         if watch.cancelled:
             _give_back(question, lease, "draft_cancelled", "cancelled by a counsellor")
             results[question.pk] = []
@@ -291,10 +378,59 @@ def do_cancel_draft(question: Question, user: AbstractBaseUser) -> None:
         raise TransitionError(f"Question #{question.pk} is not being drafted.") from exc
 
 
+def _draft_task_question(payload: Any) -> int | None:
+    """The question a broker message asks to draft (Celery's message protocol 2), or
+    None if it is some other message."""
+    try:
+        if payload["headers"]["task"] != draft_question.name:
+            return None
+        body = payload["body"]
+        if payload["properties"].get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        return int(json.loads(body)[0][0])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+def _draft_tasks_in_broker(delivered_within: float) -> set[int] | None:
+    """The questions that have a draft task waiting in the broker, or delivered to a
+    worker less than `delivered_within` seconds ago and not yet acknowledged; None if
+    the broker cannot be read.
+
+    It reads kombu's Redis layout through the channel's own key names: one list per
+    priority step, and the `unacked` hash with its index of delivery times. A task
+    delivered longer ago whose question is still waiting was taken by a worker that died
+    before it leased the question; Redis would hand it out again only after the
+    visibility timeout, hours later, so it counts as lost."""
+    app = draft_question.app
+    queue = app.conf.task_default_queue
+    try:
+        with app.connection_for_read() as broker:
+            broker.ensure_connection(max_retries=1)
+            channel = broker.default_channel
+            with channel.conn_or_acquire() as client:
+                keys = dict.fromkeys(channel._q_for_pri(queue, step)
+                                     for step in channel.priority_steps)
+                payloads = [json.loads(raw) for key in keys
+                            for raw in client.lrange(key, 0, -1)]
+                tags = client.zrangebyscore(channel.unacked_index_key,
+                                            time.time() - delivered_within, "+inf")
+                if tags:
+                    payloads += [json.loads(raw)[0]
+                                 for raw in client.hmget(channel.unacked_key, tags) if raw]
+    except Exception:
+        logger.warning("Could not read the broker's queue", exc_info=True)
+        return None
+    return {qid for payload in payloads if (qid := _draft_task_question(payload)) is not None}
+
+
 def do_sweep_stuck_drafts() -> list[int]:
-    """Requeues questions whose drafting stalled: a lapsed drafting lease (the worker
-    died mid-draft) or a screened question left without a draft for too long (its task
-    was lost). Re-queuing is safe because drafting is idempotent."""
+    """Requeues questions whose drafting stalled: a lapsed drafting lease (its worker
+    died or hung: a live worker renews its lease as it drafts, see _LeaseKeeper), or a
+    question waiting DRAFT_REQUEUE_AFTER_SECONDS for its first draft with no task for it
+    in the broker (the task was lost, in a Redis restart say). Re-queuing is safe
+    because drafting is idempotent: a task finds its question leased or drafted and does
+    nothing, and the lease is taken with one conditional UPDATE."""
     now = timezone.now()
     requeued = []
     for question in Question.objects.filter(status__in=[Status.DRAFTING, Status.IN_REVIEW],
@@ -304,11 +440,18 @@ def do_sweep_stuck_drafts() -> list[int]:
             requeued.append(question.pk)
     waiting_since = now - timedelta(seconds=settings.DRAFT_REQUEUE_AFTER_SECONDS)
     # A claimed question still waiting for its first draft is drafted beside the claim.
-    for question in Question.objects.filter(Q(status=Status.SCREENED) | Q(
-            status=Status.IN_REVIEW, drafting_lease_expires_at__isnull=True),
-            drafts__isnull=True, updated_at__lt=waiting_since):
-        # Touching updated_at spaces the requeues out, so a long but healthy queue is
-        # not flooded with duplicate tasks.
+    waiting = list(Question.objects.filter(Q(status=Status.SCREENED) | Q(
+        status=Status.IN_REVIEW, drafting_lease_expires_at__isnull=True),
+        drafts__isnull=True, updated_at__lt=waiting_since))
+    # A question whose task is still in the broker is only waiting its turn in a long
+    # queue: requeueing it would flood the broker with duplicates. If the broker cannot
+    # be read, every waiting question is requeued, which is safe.
+    queued = _draft_tasks_in_broker(settings.DRAFT_REQUEUE_AFTER_SECONDS) if waiting else None
+    for question in waiting:
+        if queued and question.pk in queued:
+            continue
+        # Touching updated_at spaces the requeues out, so a task being delivered as we
+        # look is duplicated at most once per DRAFT_REQUEUE_AFTER_SECONDS.
         Question.objects.filter(pk=question.pk).update(updated_at=now)
         queue_draft(question)
         requeued.append(question.pk)
@@ -320,14 +463,27 @@ def do_sweep_stuck_drafts() -> list[int]:
 def do_request_redraft(question: Question, user: AbstractBaseUser, instruction: object = "",
                        candidates: object = 1) -> None:
     """Queues a new draft, optionally with an instruction ("shorter", "warmer", "more
-    practical", or the counsellor's own words) and up to three candidates."""
+    practical", or the counsellor's own words) and up to three candidates.
+
+    The counsellor holding the claim may ask too, without releasing it: the worker then
+    drafts beside the claim (as for a claim made while drafting), the new draft is shown
+    beside their text, and their edits are never touched (the worker writes no
+    ReplyEdit)."""
     check_can(user, "questions.claim_question")
     instruction, candidates = check_redraft_request(instruction, candidates)
-    if question.status not in (Status.SCREENED, Status.DRAFTED):
+    if question.status == Status.IN_REVIEW:
+        check_holds_claim(question, user)
+        if states.is_drafting(question):
+            raise TransitionError(f"The model is still writing a draft of question "
+                                  f"#{question.pk}; wait for it, or stop it first.")
+    elif question.status not in (Status.SCREENED, Status.DRAFTED):
         raise TransitionError(f"Question #{question.pk} is {question.status}; release it "
                               "before asking for a new draft.")
     states.record_event(question, Actor.of(user), "redraft_requested",
                         from_state=question.status, to_state=question.status,
                         reason=instruction, data={"candidates": candidates})
-    queue_draft(question, redraft=question.status == Status.DRAFTED,
-                instruction=instruction, candidates=candidates)
+    # A claimed question without a draft yet (written without one after drafting failed)
+    # takes the first-draft path, which already drafts beside a claim.
+    redraft = question.status == Status.DRAFTED or (
+        question.status == Status.IN_REVIEW and question.drafts.exists())
+    queue_draft(question, redraft=redraft, instruction=instruction, candidates=candidates)

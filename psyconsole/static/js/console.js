@@ -23,6 +23,24 @@
     if (beside) { beside.classList.add("with-live"); }
   }
 
+  // A finished batch's sampled alternatives, listed as the page lists them after a
+  // reload, so a counsellor need not reload (and lose unsaved text) to compare them.
+  function showAlternatives(texts) {
+    const box = document.getElementById("alternatives");
+    if (!box || !Array.isArray(texts)) { return; }
+    box.replaceChildren(...texts.map((text, i) => {
+      const details = document.createElement("details");
+      details.className = "alternative";
+      const summary = document.createElement("summary");
+      summary.textContent = "Alternative draft " + (i + 2);
+      const pre = document.createElement("pre");
+      pre.className = "reply";
+      pre.textContent = String(text);
+      details.append(summary, pre);
+      return details;
+    }));
+  }
+
   // Says plainly where the draft stands, and offers "write without a draft" when it
   // failed or is slow.
   function setStatus(text, offerWriting) {
@@ -130,10 +148,43 @@
     div.className = "alert";
     const link = document.createElement("a");
     link.href = "/console/questions/" + Number(msg.question_id) + "/";
-    link.textContent = "New " + String(msg.risk_level) + "-risk question #" + Number(msg.question_id) + ": open it now";
+    link.textContent = (msg.escalated ? "Escalated " : "New ") + String(msg.risk_level) + "-risk question #" + Number(msg.question_id) + ": open it now";
     div.appendChild(link);
     box.prepend(div);
   }
+
+  // The queue's clocks ("Waiting", "First response due") tick between pushes: rows carry
+  // their times in data attributes (data-since, data-due, data-overdue-since), and the
+  // text is recomputed every 30 s, in the words Django's timesince uses.
+  function span(ms) {
+    const minutes = Math.max(0, Math.floor(ms / 60000));
+    const units = [["day", 1440], ["hour", 60], ["minute", 1]];
+    const parts = [];
+    let left = minutes;
+    for (const [name, size] of units) {
+      const n = Math.floor(left / size);
+      if (n > 0 || (parts.length === 0 && size === 1)) { parts.push(n + "\u00a0" + name + (n === 1 ? "" : "s")); }
+      left -= n * size;
+      if (parts.length === 2 || (parts.length && n === 0)) { break; }
+    }
+    return parts.join(", ");
+  }
+  function tick() {
+    const now = Date.now();
+    document.querySelectorAll("[data-since]").forEach((el) => {
+      el.textContent = span(now - Date.parse(el.dataset.since));
+    });
+    document.querySelectorAll("[data-due]").forEach((el) => {
+      const due = Date.parse(el.dataset.due);
+      if (now < due) { el.textContent = "in " + span(due - now); return; }
+      el.classList.add("breach");
+      el.textContent = "overdue " + span(now - due);
+    });
+    document.querySelectorAll("[data-overdue-since]").forEach((el) => {
+      el.textContent = "overdue " + span(now - Date.parse(el.dataset.overdueSince));
+    });
+  }
+  if (document.getElementById("queue-rows")) { setInterval(tick, 30000); }
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
@@ -150,6 +201,10 @@
       if (msg.event === "drafting.ended" && isThisQuestion(msg)) {
         if (msg.outcome === "drafted") {
           showDraft(String(msg.text), "The model's draft (finished; your text is unchanged)");
+          // The panel shows the first candidate's final text, whichever streamed last.
+          const candidate = document.getElementById("live-candidate");
+          if (candidate) { candidate.textContent = "1"; }
+          showAlternatives(msg.alternatives);
           setStatus("A draft is ready beside your reply.", false);
           const box = document.getElementById("drafting-status");
           if (box) { box.dataset.state = "drafted"; }

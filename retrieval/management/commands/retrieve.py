@@ -17,6 +17,13 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            options["text"].encode("utf-8")
+        except UnicodeEncodeError as exc:
+            # Arguments that are not UTF-8 reach Python as lone surrogates
+            # (surrogateescape), which the embedder and the database cannot take.
+            raise CommandError(f"The text is not valid UTF-8 (character {exc.start + 1}); "
+                               "give it in UTF-8.") from exc
         if not options["text"].strip():
             raise CommandError("Give some text to search for.")
         if not 1 <= options["k"] <= 50:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -8,6 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from psyconsole.screening import screen
 from retrieval.jsonl import json_lines
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Command(BaseCommand):
@@ -31,10 +34,15 @@ class Command(BaseCommand):
                                               "error": error}))
                 continue
             row = line.record
-            result = screen(text)
-            self.stdout.write(json.dumps({
+            # A "\ud800" escape: screened like a stray byte (as U+FFFD), because a message
+            # must never go unscreened for one bad character.
+            result = screen(_LONE_SURROGATE.sub("\ufffd", text))
+            output = json.dumps({
                 "id": row.get("id"), "risk_level": result.risk_level,
                 "factors": [{"factor": f.factor, "level": f.level, "evidence": f.evidence,
                              "start": f.start, "end": f.end} for f in result.factors],
                 "topics": result.topics, "confidence": result.confidence,
-            }, ensure_ascii=False))
+            }, ensure_ascii=False)
+            if _LONE_SURROGATE.search(output):  # in the id: escaped, or stdout cannot
+                output = json.dumps(json.loads(output))  # take the line
+            self.stdout.write(output)
