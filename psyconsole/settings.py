@@ -288,7 +288,11 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # redis-py 8 gives every read a 5 s timeout, and channels-redis blocks 5 s on
+            # each receive (BZPOPMIN): a quiet consumer's read timed out as it ended, the
+            # consumer died and the browser's websocket dropped every few seconds
+            # ("Timeout reading from ..."). A read may take the block plus slack.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
             "prefix": env.str("CHANNELS_PREFIX", default="psyconsole"),
             "capacity": 500,
             "expiry": 60,

@@ -112,7 +112,12 @@ def corpus_index(settings: Any, tmp_path: Path, db: None, core_articles_dir: Pat
 
 @pytest.fixture
 def worker_env(tiny_model_dir: Path, corpus_index: Path) -> dict[str, str]:
-    """The environment of a real worker process drafting with the tiny model."""
+    """The environment of a real worker process drafting with the tiny model. The broker
+    queue is emptied first: tasks that earlier tests queued without a worker would
+    otherwise be taken before this test's own, and its drafts would wait behind them."""
+    from psyconsole.celery import app
+
+    app.control.purge()
     return child_env(PSY_LLM_MODEL_PATH=str(tiny_model_dir), PSY_LLM_MODEL_NAME="tiny-smollm2",
                      PSY_LLM_MAX_NEW_TOKENS="24", PSY_INDEX_DIR=str(corpus_index))
 

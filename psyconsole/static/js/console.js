@@ -186,10 +186,42 @@
   }
   if (document.getElementById("queue-rows")) { setInterval(tick, 30000); }
 
+  // Pushes missed while the socket was down are gone (the channel layer delivers at most
+  // once), so after a reconnect the page reads the server again: the queue re-renders,
+  // and a question page takes a finished draft from a fresh copy of itself, leaving the
+  // counsellor's text alone.
+  function catchUp() {
+    document.body.dispatchEvent(new Event("queue-changed"));
+    if (!questionPage) { return; }
+    fetch(location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then((response) => (response.ok ? response.text() : ""))
+      .then((html) => {
+        if (!html) { return; }
+        const fresh = new DOMParser().parseFromString(html, "text/html");
+        const pre = fresh.querySelector("#live-draft pre");
+        const box = fresh.getElementById("drafting-status");
+        const text = pre ? pre.textContent.trim() : "";
+        if (text && (!box || box.dataset.state === "drafted")) {
+          showDraft(text, "The model's draft (finished; your text is unchanged)");
+          setStatus("A draft is ready beside your reply.", false);
+          const mine = document.getElementById("drafting-status");
+          if (mine) { mine.dataset.state = "drafted"; }
+        }
+      })
+      .catch(() => {});
+  }
+
+  let connectedBefore = false;
+
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     const socket = new WebSocket(scheme + location.host + path);
-    socket.onopen = () => { delay = 1000; const s = liveState(); if (s) { s.textContent = "live"; s.classList.add("on"); } };
+    socket.onopen = () => {
+      delay = 1000;
+      const s = liveState(); if (s) { s.textContent = "live"; s.classList.add("on"); }
+      if (connectedBefore) { catchUp(); }
+      connectedBefore = true;
+    };
     socket.onmessage = (event) => {
       const msg = JSON.parse(event.data);
       if (msg.event === "crisis.alert") { showAlert(msg); }
