@@ -4,6 +4,7 @@ the ASGI server (daphne), both on the test database and Redis."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -33,10 +34,15 @@ class LoggedProcess:
     """A child process whose output is kept, so a test can wait for a line and a failure
     can show the last ones."""
 
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+    def __init__(self, command: list[str], env: dict[str, str], *,
+                 own_group: bool = False) -> None:
+        """`own_group` starts it in a process group of its own, so that `kill` takes its
+        children (a worker's embedded beat) with it."""
         self.lines: list[str] = []
+        self.own_group = own_group
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
+                                        stderr=subprocess.STDOUT, text=True,
+                                        start_new_session=own_group)
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -57,6 +63,15 @@ class LoggedProcess:
             time.sleep(0.2)
         raise AssertionError(f"never logged {fragment!r}:\n{self.tail()}")
 
+    def kill(self) -> None:
+        """SIGKILL, with no chance to clean up or give anything back."""
+        if self.process.poll() is None:
+            if self.own_group:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            else:
+                self.process.kill()
+        self.process.wait()
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -67,10 +82,14 @@ class LoggedProcess:
 
 
 class WorkerProcess(LoggedProcess):
-    def __init__(self, env: dict[str, str]) -> None:
+    """A real Celery worker process (solo pool, as `rundemo` and production run it);
+    `extra` are more worker options (`--beat ...`)."""
+
+    def __init__(self, env: dict[str, str], *extra: str, own_group: bool = False) -> None:
         super().__init__([sys.executable, "-m", "celery", "-A", "psyconsole", "worker",
                           "--pool=solo", "--without-gossip", "--without-mingle",
-                          "--without-heartbeat", "-l", "INFO"], env)
+                          "--without-heartbeat", "-l", "INFO", *extra], env,
+                         own_group=own_group)
 
 
 class ConsoleServer(LoggedProcess):

@@ -5,15 +5,9 @@ fault test runs real worker processes on the real Redis and PostgreSQL."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +19,7 @@ from psyconsole.questions.models import AuditEvent, Draft, Question, Status
 from psyconsole.questions.services import drafting, intake, review
 from psyconsole.questions.tasks import draft_question
 from psyconsole.screening.levels import is_crisis
-from tests.factories import ROOT
+from tests.live import WorkerProcess
 
 LEASE_SECONDS = 3  # heartbeats every second
 CALM = ["I can't fall asleep at night", "I feel lonely since I moved",
@@ -33,82 +27,34 @@ CALM = ["I can't fall asleep at night", "I feel lonely since I moved",
 CRISIS = "I want to kill myself tonight"
 
 
-class Worker:
-    """A real Celery worker process (solo pool, as `rundemo` and production run it)."""
-
-    def __init__(self, env: dict[str, str], *extra: str) -> None:
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "psyconsole", "worker", "--pool=solo",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
-             *extra],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True,  # a process group: its embedded beat goes with it
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    def log(self) -> str:
-        return "".join(self.lines[-40:])
-
-    def kill(self) -> None:
-        self.process.kill()  # SIGKILL: no chance to clean up or give anything back
-        self.process.wait()
-
-    def stop(self) -> None:
-        # The test is over and the broker drained: no warm stop to wait for. The group
-        # takes the embedded beat with it.
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-
-def _database_url() -> str:
-    db = live_settings.DATABASES["default"]
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
-def _wait(condition: Any, timeout: float, what: str, worker: Worker | None = None) -> float:
+def _wait(condition: Any, timeout: float, what: str, worker: WorkerProcess | None = None) -> float:
     """Polls `condition` until it is true; returns the seconds it took."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if condition():
             return time.monotonic() - started
         time.sleep(0.1)
-    raise AssertionError(f"{what} not within {timeout} s" + (f":\n{worker.log()}"
+    raise AssertionError(f"{what} not within {timeout} s" + (f":\n{worker.tail()}"
                                                              if worker else ""))
 
 
 @pytest.fixture
-def worker_env(tiny_model_dir: Path, corpus_index: Path, settings: Any) -> dict[str, str]:
+def worker_env(worker_env: dict[str, str], settings: Any) -> dict[str, str]:
     # The test process's own sweeps use the same short lease as the workers.
     settings.DRAFT_LEASE_SECONDS = LEASE_SECONDS
     settings.DRAFT_REQUEUE_AFTER_SECONDS = 1
-    return {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": live_settings.REDIS_URL,
-        "PSY_LLM_MODEL_PATH": str(tiny_model_dir),
-        "PSY_LLM_MODEL_NAME": "tiny-smollm2",
-        "PSY_LLM_MAX_NEW_TOKENS": "24",
-        "PSY_INDEX_DIR": str(corpus_index),
-        "PSY_DRAFT_LEASE_SECONDS": str(LEASE_SECONDS),
-        "PSY_DRAFT_REQUEUE_AFTER_SECONDS": "1",
-        "PSY_DRAFT_SWEEP_SECONDS": "1",
-    }
+    return {**worker_env, "PSY_DRAFT_LEASE_SECONDS": str(LEASE_SECONDS),
+            "PSY_DRAFT_REQUEUE_AFTER_SECONDS": "1", "PSY_DRAFT_SWEEP_SECONDS": "1"}
 
 
 @pytest.fixture
-def workers() -> Iterator[list[Worker]]:
-    started: list[Worker] = []
+def workers() -> Iterator[list[WorkerProcess]]:
+    started: list[WorkerProcess] = []
     yield started
     for worker in started:
-        worker.stop()
+        # The test is over and the broker drained: no warm stop to wait for. The group
+        # takes the embedded beat with it.
+        worker.kill()
 
 
 def _leases(ids: list[int]) -> dict[int, datetime | None]:
@@ -121,7 +67,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_drafts_nothing_twice(
         worker_env, workers, counsellor, tmp_path):
     calm = [intake.do_submit_question(text).question.pk for text in CALM]
     # Long drafts: the batch is still being written when the worker dies.
-    doomed = Worker({**worker_env, "PSY_LLM_MAX_NEW_TOKENS": "4000"})
+    doomed = WorkerProcess({**worker_env, "PSY_LLM_MAX_NEW_TOKENS": "4000"}, own_group=True)
     workers.append(doomed)
     _wait(lambda: Question.objects.filter(pk__in=calm, status=Status.DRAFTING).count() == 3,
           90, "the batch drafting", doomed)
@@ -142,7 +88,8 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_drafts_nothing_twice(
 
     doomed.kill()
     killed_at, killed_wall = time.monotonic(), time.time()
-    rescuer = Worker(worker_env, "--beat", "--schedule", str(tmp_path / "beat-schedule"))
+    rescuer = WorkerProcess(worker_env, "--beat", "--schedule", str(tmp_path / "beat-schedule"),
+                            own_group=True)
     workers.append(rescuer)
 
     # No heartbeat any more: every lease lapses within one lease of the kill, and the
