@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import urllib.request
+from typing import Any
 
 from django.conf import settings
 
@@ -117,6 +118,22 @@ class ConsoleServer(LoggedProcess):
 # tests/conftest.py do not reach: tests of other things must not meet the rate limits.
 UNTHROTTLED = {"PSY_INTAKE_RATE": "10000/m", "PSY_INTAKE_IP_RATE": "10000/m",
                "PSY_TOKEN_RATE": "10000/m"}
+
+
+def wait_for_status(question_id: int, status: str, timeout: float = 120,
+                    worker: LoggedProcess | None = None) -> Any:
+    """Polls the database until the question reaches `status`; on a timeout the message
+    says where it is, with the worker's last lines if one is given."""
+    from psyconsole.questions.models import Question
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        question = Question.objects.get(pk=question_id)
+        if question.status == status:
+            return question
+        time.sleep(0.3)
+    raise AssertionError(f"question #{question_id} is {question.status}, not {status}"
+                         + (f":\n{worker.tail()}" if worker else ""))
 
 
 def child_env(**overrides: str) -> dict[str, str]:

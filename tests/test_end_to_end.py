@@ -4,15 +4,14 @@ a counsellor's review and the client's tracking page."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 
-from psyconsole.questions.models import Draft, Question
+from psyconsole.questions.models import Draft
 from psyconsole.questions.tasks import draft_question
 from tests.factories import JsonClient
-from tests.live import WorkerProcess
+from tests.live import WorkerProcess, wait_for_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,16 +24,6 @@ def worker(worker_env: dict[str, str]) -> Iterator[WorkerProcess]:
     process.stop()
 
 
-def _wait_for_status(question_id: int, status: str, timeout: float = 120) -> Question:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        question = Question.objects.get(pk=question_id)
-        if question.status == status:
-            return question
-        time.sleep(0.3)
-    raise AssertionError(f"question #{question_id} is {question.status}, not {status}")
-
-
 def test_a_question_is_drafted_reviewed_and_delivered(worker, counsellor):
     client = JsonClient()
     created = client.post_json("/api/v1/questions",
@@ -43,7 +32,7 @@ def test_a_question_is_drafted_reviewed_and_delivered(worker, counsellor):
     qid, code = created.json()["id"], created.json()["tracking_code"]
     assert client.get(f"/api/v1/questions/{code}").json()["reply"] is None
 
-    _wait_for_status(qid, "drafted")
+    wait_for_status(qid, "drafted")
     draft = Draft.objects.get(question_id=qid)
     assert draft.model_version.name == "tiny-smollm2"
     assert draft.passages and draft.completion_tokens > 0
@@ -68,7 +57,7 @@ def test_a_question_is_drafted_reviewed_and_delivered(worker, counsellor):
 def test_a_redelivered_task_does_not_draft_twice(worker):
     created = JsonClient().post_json("/api/v1/questions", {"text": "I feel lonely."})
     qid = created.json()["id"]
-    _wait_for_status(qid, "drafted")
+    wait_for_status(qid, "drafted")
     repeats = [draft_question.delay(qid), draft_question.delay(qid)]
     for result in repeats:
         worker.wait_for(f"[{result.id}] succeeded")
@@ -84,7 +73,7 @@ def test_crisis_questions_are_drafted_first(worker_env):
     process = WorkerProcess(worker_env)  # starts only now, with all three waiting
     try:
         for qid in [*calm, crisis]:
-            _wait_for_status(qid, "drafted")
+            wait_for_status(qid, "drafted")
     finally:
         process.stop()
     order = list(Draft.objects.order_by("created_at").values_list("question_id", flat=True))

@@ -5,7 +5,6 @@ their text is never replaced, and "Add the draft below my text" appends it."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from psyconsole.questions.models import Draft, Question
 from tests.browser.conftest import sign_in
 from tests.browser.test_crisis_in_the_console import ask
 from tests.factories import make_user
-from tests.live import WorkerProcess
+from tests.live import WorkerProcess, wait_for_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,10 +31,7 @@ def test_a_redraft_after_an_edit_arrives_beside_the_counsellors_text(
         client = open_page("/")
         ask(client, "I can't sleep before my exams and I feel tired all day.")
         question = Question.objects.get()
-        deadline = time.monotonic() + 90  # the first draft
-        while Question.objects.get(pk=question.pk).status != "drafted":
-            assert time.monotonic() < deadline, worker.tail()
-            time.sleep(0.3)
+        wait_for_status(question.pk, "drafted", timeout=90, worker=worker)  # the first draft
 
         console = open_page("/")
         sign_in(console, "casey")
