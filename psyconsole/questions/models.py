@@ -57,6 +57,9 @@ class Question(models.Model):
                                   default=RiskLevel.NONE)
     risk_factors = models.JSONField(default=list, blank=True)
     topics = models.JSONField(default=list, blank=True)
+    human_only = models.BooleanField(
+        default=False, editable=False,
+        help_text="The client asked for a reply written without AI: never sent to the model.")
     first_claimed_at = models.DateTimeField(
         null=True, blank=True, help_text="The first response, for the risk level's SLA.")
     priority = models.PositiveSmallIntegerField(default=0)
