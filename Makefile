@@ -9,7 +9,10 @@ BROWSER_STAMP := $(VENV)/.browser-installed
 # work offline); apt needs root, so sudo is used only when not already root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Tests run against the real PostgreSQL and Redis servers on this machine.
+# Tests run against the real PostgreSQL and Redis servers on this machine, on two pytest-xdist
+# workers (much of the suite waits on real worker, server and browser processes); each
+# worker gets its own database, Redis database and var directory (tests/xdist_isolation.py).
+# A file's tests stay on one worker, so its module fixtures are built once.
 TEST_ENV := PSY_HTTPS=0 \
 	DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/psyconsole} \
 	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/5} \
@@ -47,7 +50,7 @@ lint: $(STAMP)
 
 test: $(STAMP) $(BROWSER_STAMP) services lint
 	PSY_HTTPS=0 PSY_VAR_DIR=$(CURDIR)/var/test $(PY) manage.py makemigrations --check --dry-run
-	$(TEST_ENV) $(PY) -m pytest
+	$(TEST_ENV) $(PY) -m pytest -n 2 --dist loadfile
 
 clean:
 	rm -rf var/test .pytest_cache tests/browser/node_modules

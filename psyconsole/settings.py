@@ -246,6 +246,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # once per deployment (`worker -B` in exactly one worker, or `celery beat`). A sweep not
 # started within its interval (every worker busy drafting) expires: the next one comes.
 DRAFT_SWEEP_SECONDS = env.float("PSY_DRAFT_SWEEP_SECONDS", default=30.0)
+# How often Celery beat looks for high and imminent questions near their first-response
+# deadline and unclaimed, to alert supervisors (services/sla.py; PSY_SLA_ALERT_SHARE).
+SLA_ALERT_SECONDS = env.float("PSY_SLA_ALERT_SECONDS", default=30.0)
 # Retention: questions closed (delivered, rejected, withdrawn) longer ago than this are
 # erased by the daily purge (services/erasure.py), which also deletes expired API
 # tokens; 0 keeps questions forever (tokens are still cleared).
@@ -255,11 +258,19 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-drafts": {"task": "psyconsole.questions.tasks.sweep_stuck_drafts",
                            "schedule": DRAFT_SWEEP_SECONDS,
                            "options": {"expires": DRAFT_SWEEP_SECONDS, "priority": 0}},
+    "alert-sla-breaches": {"task": "psyconsole.questions.tasks.alert_sla_breaches",
+                           "schedule": SLA_ALERT_SECONDS,
+                           "options": {"expires": SLA_ALERT_SECONDS, "priority": 0}},
     # Daily; a purge that waited a whole day behind drafting expires, the next one runs.
     "purge-expired": {"task": "psyconsole.questions.tasks.purge_expired",
                       "schedule": PURGE_SECONDS,
                       "options": {"expires": PURGE_SECONDS}},
 }
+
+# Who is viewing a question (questions/presence.py): an entry not refreshed by its page's
+# heartbeat (every 20 s) for this long is dropped, so a frozen or cut-off browser leaves
+# the list within about a minute. Keep it well above the heartbeat.
+PRESENCE_TTL_SECONDS = env.int("PSY_PRESENCE_TTL_SECONDS", default=45)
 
 # The cache holds the rate limits' counters, shared by every web process. Short socket
 # timeouts: with Redis down, intake must answer at once (the limits then let requests
@@ -402,6 +413,9 @@ TRIAGE_SLA_MINUTES = {
     for level, minutes in {"imminent": 5, "high": 15, "moderate": 240, "low": 1440,
                            "none": 1440}.items()
 }
+# Supervisors get an SLA alert for a high or imminent question still never claimed once
+# it has waited this share of its level's target (0.8: at 4 of 5 minutes for imminent).
+SLA_ALERT_SHARE = env.float("PSY_SLA_ALERT_SHARE", default=0.8)
 CLAIM_LEASE_SECONDS = env.int("PSY_CLAIM_LEASE_SECONDS", default=30 * 60)
 # The most live claims one user holds at once, so nobody can sit on the whole queue;
 # take-next and claim refuse the next one (409) until one is closed or released.
@@ -419,6 +433,18 @@ CRISIS_RESOURCES = env.list(
 # Phone numbers and links a draft may contain besides the crisis resources and the
 # URLs of its own sources; anything else is flagged.
 ALLOWED_RESOURCE_CONTACTS = env.list("PSY_ALLOWED_RESOURCE_CONTACTS", default=[])
+# The audit's sampling policy (services/supervision.py): every approved reply that meets
+# one of the ALWAYS rules is sampled, and this share of the rest, chosen by a hash of the
+# review's id, so the same reply is always in or always out.
+AUDIT_SAMPLE_SHARE = env.float("PSY_AUDIT_SAMPLE_SHARE", default=0.2)
+if not 0.0 <= AUDIT_SAMPLE_SHARE <= 1.0:
+    raise environ.ImproperlyConfigured("PSY_AUDIT_SAMPLE_SHARE must be between 0 and 1.")
+AUDIT_SAMPLE_ALWAYS = [rule for rule in env.list(
+    "PSY_AUDIT_SAMPLE_ALWAYS", default=["high_risk", "guardrail_finding", "risk_override"])
+    if rule]
+if set(AUDIT_SAMPLE_ALWAYS) - {"high_risk", "guardrail_finding", "risk_override"}:
+    raise environ.ImproperlyConfigured(
+        "PSY_AUDIT_SAMPLE_ALWAYS takes high_risk, guardrail_finding and risk_override.")
 # Exports of annotated pairs for retraining (manage.py export, the staff page, the API).
 EXPORT_DIR = Path(env.str("PSY_EXPORT_DIR", default=str(VAR_DIR / "exports")))
 # A draft the counsellor changed by at least this share of its words is the "rejected"
@@ -432,6 +458,13 @@ AI_DISCLOSURE = env.str(
     "PSY_AI_DISCLOSURE",
     default="This reply was drafted with the help of an AI model and reviewed, edited and "
     "approved by a professional before it was sent to you.",
+)
+# Shown instead with a reply to a client who asked for one written without AI
+# (`human_only`): no model drafted it, so the AI disclosure would not be true.
+HUMAN_ONLY_DISCLOSURE = env.str(
+    "PSY_HUMAN_ONLY_DISCLOSURE",
+    default="As you asked, this reply was written and reviewed by a named professional "
+    "counsellor, without AI: no AI model drafted any of it.",
 )
 
 LOGGING = {

@@ -59,3 +59,22 @@ def make_drafted_question(text: str = "I can't sleep before exams.") -> Any:
                                           "url": "/corpus/sleep/", "heading": "", "text": "..."}],
     )
     return states.transition(question, Status.DRAFTED, states.WORKER)
+
+
+def make_approved_review(counsellor: Any, reply: str = "A reply about sleep.", *,
+                         text: str = "I can't sleep before exams.",
+                         risk_level: str | None = None, override_reason: str | None = None
+                         ) -> Any:
+    """A drafted question approved (and delivered) by `counsellor`, through the services;
+    `risk_level` pins the level first (test setup, as the screener would have set it)."""
+    from psyconsole.questions.models import Question
+    from psyconsole.questions.services import review
+    from psyconsole.screening.levels import PRIORITY
+
+    question = make_drafted_question(text)
+    if risk_level is not None:
+        Question.objects.filter(pk=question.pk).update(risk_level=risk_level,
+                                                       priority=PRIORITY[risk_level])
+        question.refresh_from_db()
+    review.do_claim(question, counsellor)
+    return review.do_approve(question, counsellor, reply, override_reason)

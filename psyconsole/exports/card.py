@@ -10,6 +10,9 @@ from typing import Any
 
 from psyconsole.questions.models import Review
 
+# Why a question's reply is never in an export (selectors.reviews_to_export).
+HUMAN_ONLY_LEFT_OUT = "the client asked for a reply without AI"
+
 
 @dataclass
 class Stats:
@@ -88,6 +91,10 @@ Approved replies from the Psy-LLM console, each written or approved by a named
 professional, in TRL's conversational formats: `sft` (messages), `dpo` (prompt, chosen,
 rejected) and `kto` (prompt, completion, label). Created {manifest["created_at"]} by
 {manifest["requested_by"]} from code {manifest["code_version"]}.
+
+Questions whose client asked for a reply written without AI are never exported: they
+chose no AI, so neither their words nor the reply to them train a model (counted below
+as "{HUMAN_ONLY_LEFT_OUT}").
 
 Train and validation are split by question ({100 - manifest["validation_percent"]}/
 {manifest["validation_percent"]}), the same in every export.

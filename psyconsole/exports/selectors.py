@@ -10,12 +10,18 @@ from psyconsole.questions.models import Draft, Review, Status
 
 def reviews_to_export(*, since: object = None, until: object = None,
                       risk_levels: tuple[str, ...] = (), model_version: str | None = None,
-                      audited_only: bool = False) -> QuerySet[Review]:
+                      audited_only: bool = False, human_only: bool = False
+                      ) -> QuerySet[Review]:
     """Approved replies that reached their client, oldest first (so that an export is
     the same file whenever it is re-run on the same data), with each question's drafts
-    prefetched in chunks."""
+    prefetched in chunks.
+
+    A question whose client asked for a reply without AI (`Question.human_only`) is
+    never exported: they chose no AI, so their words and the reply to them never train
+    a model either. `human_only=True` selects only those, to count what was left out."""
     reviews = (Review.objects
-               .filter(decision=Review.Decision.APPROVED, question__status=Status.DELIVERED)
+               .filter(decision=Review.Decision.APPROVED, question__status=Status.DELIVERED,
+                       question__human_only=human_only)
                .select_related("question", "draft", "draft__model_version")
                .prefetch_related(Prefetch("question__drafts",
                                           queryset=Draft.objects.order_by("pk")),

@@ -5,7 +5,8 @@ page and the API.
 the request (permission `exports.export_annotations`, audited) and queues it;
 `do_run_export` writes it: TRL's SFT, DPO and KTO formats, split by question into train
 and validation, with PII scrubbed from every client and counsellor text, questions that
-repeat an evaluation set left out, a manifest and a dataset card.
+repeat an evaluation set left out, questions whose client asked for a reply without AI
+never exported, a manifest and a dataset card.
 
 It streams: reviews are read in chunks and every record is written as it is made, so
 memory stays flat however many reviews there are. It is safe to re-run: files are
@@ -261,10 +262,10 @@ def do_run_export(export_id: int, *, progress: Progress | None = None) -> Export
 
     export = Export.objects.get(pk=export_id)
     filters = check_export_filters(export.filters)
-    reviews = reviews_to_export(since=filters.since, until=filters.until,
-                                risk_levels=filters.risk_levels,
-                                model_version=filters.model_version,
-                                audited_only=filters.audited_only)
+    chosen = {"since": filters.since, "until": filters.until,
+              "risk_levels": filters.risk_levels, "model_version": filters.model_version,
+              "audited_only": filters.audited_only}
+    reviews = reviews_to_export(**chosen)
     total = reviews.count()
     Export.objects.filter(pk=export.pk).update(state=Export.State.RUNNING, total=total,
                                                processed=0, error="")
@@ -273,6 +274,11 @@ def do_run_export(export_id: int, *, progress: Progress | None = None) -> Export
     shutil.rmtree(partial, ignore_errors=True)
     scrubber = _Scrubber()
     stats = card.Stats()
+    # Never read, only counted: the client asked for a reply without AI (see
+    # reviews_to_export), so nothing of theirs is exported for retraining.
+    no_ai = reviews_to_export(**chosen, human_only=True).count()
+    if no_ai:
+        stats.skipped[card.HUMAN_ONLY_LEFT_OUT] = no_ai
     index = evaluation_index()
     try:
         with ExitStack() as stack:

@@ -23,7 +23,9 @@ from psyconsole.questions.models import (
     Annotation,
     AnnotationAssignment,
     AuditEvent,
+    Correction,
     Draft,
+    Feedback,
     Question,
     ReplyEdit,
     Review,
@@ -69,6 +71,16 @@ class _ReadOnly(admin.ModelAdmin):
 @admin.register(Draft)
 class DraftAdmin(_ReadOnly):
     list_display = ("id", "question", "model_version", "completion_tokens", "created_at")
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(_ReadOnly):
+    list_display = ("id", "review", "counsellor", "supervisor", "created_at", "acknowledged_at")
+
+
+@admin.register(Correction)
+class CorrectionAdmin(_ReadOnly):
+    list_display = ("id", "review", "author", "approved_at")
 
 
 @admin.register(Review)

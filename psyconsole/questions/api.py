@@ -298,15 +298,17 @@ public = Router(tags=["clients"])
 @public.post("/questions", response={201: QuestionCreatedOut, 429: ThrottledOut, **ERRORS},
              summary="Submit a question")
 def submit_question(request: HttpRequest, payload: QuestionIn) -> Any:
-    """Screens the question for risk at once and queues it. A repeated `Idempotency-Key`
-    with the same body returns the first question instead of creating another. Too many
-    questions from one client (PSY_INTAKE_RATE, PSY_INTAKE_IP_RATE) get 429 with
-    `Retry-After` and the crisis resources."""
+    """Screens the question for risk at once and queues it: for the model's draft, unless
+    `human_only` is true (then a counsellor writes the reply without AI). A repeated
+    `Idempotency-Key` with the same body returns the first question instead of creating
+    another. Too many questions from one client (PSY_INTAKE_RATE, PSY_INTAKE_IP_RATE) get
+    429 with `Retry-After` and the crisis resources."""
     wait = intake_throttled(request)
     if wait is not None:
         return _throttled(request, wait, throttled_body())
     submission = do_submit_question(
         payload.text, payload.contact, request.headers.get("Idempotency-Key"),
+        human_only=payload.human_only,
     )
     return Reply(201, submission.question)
 

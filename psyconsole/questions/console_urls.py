@@ -2,7 +2,7 @@ from django.urls import path
 
 from psyconsole.exports import retrain_views
 from psyconsole.exports import views as export_views
-from psyconsole.questions import views
+from psyconsole.questions import dashboard_views, supervision_views, views
 
 app_name = "console"
 
@@ -17,12 +17,16 @@ urlpatterns = [
     path("agreement/", views.agreement_page, name="agreement"),
     path("agreement/sample/", views.sample_annotations, name="sample_annotations"),
     path("reviews/<int:review_id>/adjudicate/", views.adjudicate, name="adjudicate"),
-    path("audit/", views.audit_page, name="audit"),
-    path("reviews/<int:review_id>/audit/", views.audit_review, name="audit_review"),
+    path("audit/", supervision_views.audit_list, name="audit"),
+    path("reviews/<int:review_id>/audit/", supervision_views.audit_view, name="audit_review"),
+    path("feedback/<int:feedback_id>/acknowledge/", supervision_views.acknowledge_feedback,
+         name="acknowledge_feedback"),
     path("exports/", export_views.exports_page, name="exports"),
     path("exports/<int:export_id>/", export_views.export_page, name="export"),
     path("exports/<int:export_id>/files/<str:fmt>/<str:split>.jsonl",
          export_views.export_file, name="export_file"),
     path("retrain/", retrain_views.retrain_page, name="retrain"),
     path("retrain/<int:run_id>/", retrain_views.retrain_run_page, name="retrain_run"),
+    path("dashboard/", dashboard_views.dashboard_page, name="dashboard"),
+    path("dashboard/<slug:chart>.svg", dashboard_views.dashboard_chart, name="dashboard_chart"),
 ]

@@ -7,10 +7,18 @@ from django.http import HttpRequest
 
 
 def console(request: HttpRequest) -> dict[str, Any]:
-    from psyconsole.questions.selectors import open_assignment_count, unclaimed_crises
+    from django.utils import timezone
+
+    from psyconsole.questions.selectors import (
+        near_sla_deadline,
+        open_assignment_count,
+        unclaimed_crises,
+    )
 
     user = getattr(request, "user", None)
     staff = bool(user and user.is_authenticated and user.has_perm("questions.view_question"))
+    supervisor = bool(staff and user.has_perm("questions.audit_reply"))
+    now = timezone.now()
     return {
         "AI_DISCLOSURE": settings.AI_DISCLOSURE,
         "CRISIS_RESOURCES": settings.CRISIS_RESOURCES,
@@ -21,4 +29,9 @@ def console(request: HttpRequest) -> dict[str, Any]:
         # Flagged on every console page until someone claims them; each user sees only
         # those they may claim (an escalated one goes to supervisors).
         "unclaimed_crises": list(unclaimed_crises(user)[:10]) if staff else [],
+        # Supervisors' SLA banners on every page load, the alerted and the not yet
+        # alerted alike (console.js re-reads them after a reconnect): the live sla_alert
+        # push is sent once, and a page opened later must still show it.
+        "sla_warnings": [{"question": q, "overdue": q.sla_due_at <= now}
+                         for q in near_sla_deadline(now)[:10]] if supervisor else [],
     }

@@ -72,3 +72,13 @@ def drafting_ended(question_id: int, outcome: str, text: str = "",
     a reload, which would lose unsaved text."""
     send_on_commit(question_group(question_id), "drafting.ended", question_id=question_id,
                    outcome=outcome, text=text, alternatives=alternatives or [])
+
+
+def sla_alert(question_id: int, risk_level: str, waiting_seconds: int,
+              due_in_seconds: int) -> None:
+    """A high or imminent question near its first-response deadline and never claimed:
+    supervisors only, since theirs is the call to pull someone onto it. A distinct event
+    (not crisis.alert): every page already flagged the crisis when it arrived."""
+    send_on_commit(SUPERVISORS_GROUP, "sla_alert", question_id=question_id,
+                   risk_level=risk_level, waiting_seconds=waiting_seconds,
+                   due_in_seconds=due_in_seconds)

@@ -45,6 +45,13 @@ class QuestionForm(TextForm):
         help_text="Only a supervisor can see this. You can always read your reply with your "
         "tracking link instead.",
     )
+    human_only = forms.BooleanField(
+        label="I would like my reply written by a counsellor, without AI drafting",
+        required=False,
+        help_text="Then no AI model drafts your reply, and your question is never used to "
+        "train the model that drafts replies. It is still checked at once for signs that "
+        "you need urgent help.",
+    )
 
 
 class ReplyForm(TextForm):

@@ -159,6 +159,11 @@ class Review(models.Model):
         REJECTED = "rejected", "Rejected"
         ESCALATED = "escalated", "Escalated"
 
+    class AuditOutcome(models.TextChoices):
+        SOUND = "sound", "Sound"
+        NEEDS_FEEDBACK = "needs_feedback", "Needs feedback"
+        NEEDS_CORRECTION = "needs_correction", "Needs correction"
+
     question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="reviews")
     draft = models.ForeignKey(Draft, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="reviews")
@@ -178,6 +183,9 @@ class Review(models.Model):
                                    on_delete=models.PROTECT, related_name="audits")
     audited_at = models.DateTimeField(null=True, blank=True)
     audit_note = models.TextField(blank=True)
+    audit_outcome = models.CharField(
+        max_length=24, choices=AuditOutcome.choices, blank=True,
+        help_text="The supervisor's verdict (services/supervision.py); empty until audited.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -199,6 +207,67 @@ class Review(models.Model):
     @property
     def overridden(self) -> bool:
         """Approved over blocking guardrail findings, with a written reason."""
+        return bool(self.override_reason)
+
+    @property
+    def blocking_findings(self) -> list[dict[str, str]]:
+        return [f for f in self.findings or [] if f.get("severity") == "block"]
+
+
+class Feedback(models.Model):
+    """A supervisor's note to the counsellor who approved a reply (the audit outcome
+    "needs feedback"), shown in that counsellor's console until they acknowledge it."""
+
+    review = models.OneToOneField(Review, on_delete=models.CASCADE, related_name="feedback")
+    counsellor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="feedback_received")
+    supervisor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="feedback_given")
+    note = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(note=""), name="feedback_has_note"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Feedback on review #{self.review_id} for user #{self.counsellor_id}"
+
+
+class Correction(models.Model):
+    """A follow-up reply to the client (the audit outcome "needs correction"), written and
+    approved by a supervisor through the same final-text check as an approval. It is
+    shown on the tracking page under the original reply, which is never changed; the
+    question's status is not touched."""
+
+    review = models.OneToOneField(Review, on_delete=models.PROTECT, related_name="correction")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                               related_name="corrections")
+    text = models.TextField()
+    findings = models.JSONField(
+        default=list, blank=True,
+        help_text="What the guardrails found in the correction when it was approved.")
+    override_reason = models.TextField(
+        blank=True, help_text="Why it was sent despite blocking findings; flagged on the "
+                              "audit page.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_at = models.DateTimeField(
+        help_text="When its author approved it: from then on the client sees it.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(text=""), name="correction_has_text"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Correction of review #{self.review_id}"
+
+    @property
+    def overridden(self) -> bool:
         return bool(self.override_reason)
 
     @property

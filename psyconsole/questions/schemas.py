@@ -48,6 +48,11 @@ class QuestionIn(Schema):
     contact: StrictStr | None = Field(None, description="Optional contact details. Only "
                                       "supervisors can see them.",
                                       json_schema_extra={"maxLength": limits.CONTACT_MAX_CHARS})
+    human_only: StrictBool = Field(False, description="true: the client asks for a reply "
+                                   "written by a counsellor without AI. The question is "
+                                   "then never sent to the model (it is still screened for "
+                                   "risk, without it), and never exported for retraining. "
+                                   "Strictly true or false.")
 
 
 class QuestionCreatedOut(Schema):
@@ -62,12 +67,23 @@ class ReplyOut(Schema):
     disclosure: str
 
 
+class CorrectionOut(Schema):
+    label: str
+    text: str
+    corrected_at: datetime
+
+
 class QuestionStatusOut(Schema):
     tracking_code: str
     status: str
     status_label: str
     received_at: datetime = Field(..., alias="created_at")
+    human_only: bool = Field(..., description="The client asked for a reply written by a "
+                             "counsellor without AI: no model drafts it.")
     reply: ReplyOut | None
+    correction: CorrectionOut | None = Field(
+        None, description="A follow-up to the reply from a supervisor's audit, shown with "
+                          "the reply, which is unchanged; null when there is none.")
     notice: str
     support_resources: list[str]
 
@@ -83,10 +99,23 @@ class QuestionStatusOut(Schema):
         # Corpus links as the tracking page shows them: the service's own article page.
         return {"text": selectors.client_reply_text(review.final_text),
                 "approved_at": review.created_at,
-                "disclosure": settings.AI_DISCLOSURE}
+                "disclosure": selectors.reply_disclosure(question)}
+
+    @staticmethod
+    def resolve_correction(question: Question) -> dict[str, Any] | None:
+        from psyconsole.questions.supervision_selectors import delivered_correction
+
+        correction = delivered_correction(question)
+        if correction is None:
+            return None
+        return {"label": "Correction from our service",
+                "text": selectors.client_reply_text(correction.text),
+                "corrected_at": correction.approved_at}
 
     @staticmethod
     def resolve_notice(question: Question) -> str:
+        if question.human_only:
+            return selectors.HUMAN_ONLY_NOTICE
         return settings.AI_DISCLOSURE
 
     @staticmethod
@@ -118,6 +147,8 @@ class QueueItemOut(Schema):
     claimed_by: str | None
     claim_expires_at: datetime | None
     has_draft: bool
+    human_only: bool = Field(..., description="The client asked for a reply without AI: "
+                             "no draft comes; write it yourself.")
 
     @staticmethod
     def resolve_excerpt(question: Question) -> str:
@@ -176,6 +207,8 @@ class ReviewOut(Schema):
     created_at: datetime
     audited_by: str | None
     audited_at: datetime | None
+    audit_outcome: str = Field(..., description="sound, needs_feedback or needs_correction; "
+                               "empty until audited.")
 
     @staticmethod
     def resolve_reviewer(review: Review) -> str | None:
@@ -192,7 +225,8 @@ class BlockedOut(Schema):
 
 
 class DraftingOut(Schema):
-    state: str = Field(..., description="drafting, slow, failed, waiting, drafted or closed")
+    state: str = Field(..., description="drafting, slow, failed, waiting, drafted, "
+                       "human_only (the client asked for no AI: no draft comes) or closed")
     in_progress: bool = Field(..., description="The worker is writing a draft now (a "
                               "counsellor may hold the claim meanwhile).")
     has_draft: bool
@@ -216,6 +250,9 @@ class QuestionDetailOut(Schema):
     risk_factors: list[dict[str, Any]]
     topics: list[str]
     priority: int
+    human_only: bool = Field(..., description="The client asked for a reply written "
+                             "without AI: the model never drafts it and a redraft is "
+                             "refused (409); write it yourself.")
     created_at: datetime
     claimed_by: str | None
     claim_expires_at: datetime | None

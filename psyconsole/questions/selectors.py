@@ -16,6 +16,7 @@ from django.db.models import (
     Exists,
     F,
     OuterRef,
+    Q,
     QuerySet,
     Value,
     When,
@@ -38,6 +39,8 @@ from psyconsole.questions.states import CLOSED_STATES, OPEN_STATES, is_drafting
 from psyconsole.screening.levels import CRISIS_LEVELS
 
 TRACKING_CODE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# The audit action of a supervisors' SLA alert (services/sla.py): at most one a question.
+SLA_ALERT_ACTION = "sla_alert"
 
 
 def sla_due_expression() -> Case:
@@ -99,6 +102,25 @@ def unclaimed_crises(user: AbstractBaseUser | None = None) -> QuerySet[Question]
     return found.order_by("created_at")
 
 
+def near_sla_deadline(now: datetime | None = None) -> QuerySet[Question]:
+    """High and imminent questions, open and never claimed, that have waited at least
+    SLA_ALERT_SHARE of their level's first-response target (or past it), oldest
+    deadline first, each with `sla_due_at` and `sla_alerted` (whether supervisors have
+    had the alert, services/sla.py)."""
+    now = now or timezone.now()
+    share = settings.SLA_ALERT_SHARE
+    near = Q()
+    for level in CRISIS_LEVELS:
+        waited = timedelta(minutes=settings.TRIAGE_SLA_MINUTES[level] * share)
+        near |= Q(risk_level=level, created_at__lte=now - waited)
+    return (Question.objects.filter(near, status__in=OPEN_STATES, claimed_by__isnull=True,
+                                    first_claimed_at__isnull=True)
+            .annotate(sla_due_at=sla_due_expression(),
+                      sla_alerted=Exists(AuditEvent.objects.filter(
+                          question=OuterRef("pk"), action=SLA_ALERT_ACTION)))
+            .order_by("sla_due_at", "pk"))
+
+
 def escalation(question: Question) -> Review | None:
     """The escalation that put the question where it is, with its reason; None unless the
     question is escalated now."""
@@ -136,6 +158,16 @@ def client_reply_text(text: str, base: str = "") -> str:
         return base + reverse("article", kwargs={"slug": slug}) if slug else match.group(0)
 
     return _URL.sub(public, text) if slugs else text
+
+
+# What the tracking page and the API tell a client who asked for a reply without AI.
+HUMAN_ONLY_NOTICE = "You asked for a reply written by a counsellor without AI."
+
+
+def reply_disclosure(question: Question) -> str:
+    """The line shown with a delivered reply: how it was written. A client who asked for
+    no AI is never told that AI drafted it (no model ever saw their question)."""
+    return settings.HUMAN_ONLY_DISCLOSURE if question.human_only else settings.AI_DISCLOSURE
 
 
 def question_by_tracking_code(code: str) -> Question:
@@ -176,8 +208,9 @@ DRAFT_FAILURES = {
 def drafting_status(question: Question) -> dict[str, Any]:
     """Where the model's draft stands, in words a counsellor can act on. `state` is one of
     drafting, slow (no draft after DRAFT_SLOW_SECONDS, drafting or still queued), failed,
-    waiting (queued, not yet slow), drafted, or closed. For slow and failed the console
-    offers "write without a draft"."""
+    waiting (queued, not yet slow), drafted, human_only (the client asked for a reply
+    without AI: no draft ever comes), or closed. For slow, failed and human_only the
+    console offers "write without a draft"."""
     now = timezone.now()
     has_draft = current_draft(question) is not None
     in_progress = (is_drafting(question) and question.drafting_lease_expires_at is not None
@@ -189,6 +222,10 @@ def drafting_status(question: Question) -> dict[str, Any]:
     failure = DRAFT_FAILURES.get(last.action) if last is not None else None
     if question.status in CLOSED_STATES:
         state, message = "closed", ""
+    elif question.human_only:
+        state = "human_only"
+        message = ("The client asked for a reply without AI: write it yourself. The model "
+                   "never drafts this question.")
     elif in_progress and (has_draft or now < slow_at):
         state = "drafting"
         message = ("The model is writing a new draft." if has_draft else
@@ -215,8 +252,8 @@ def drafting_status(question: Question) -> dict[str, Any]:
         "in_progress": in_progress,
         "has_draft": has_draft,
         "message": message,
-        "offer_write_without_draft": state in ("slow", "failed"),
-        "slow_at": None if has_draft else slow_at,
+        "offer_write_without_draft": state in ("slow", "failed", "human_only"),
+        "slow_at": None if has_draft or question.human_only else slow_at,
         "lease_expires_at": question.drafting_lease_expires_at if in_progress else None,
         "last_event": last.action if last is not None else "",
         "last_event_at": last.created_at if last is not None else None,

@@ -39,3 +39,12 @@ def purge_expired() -> int:
     from psyconsole.questions.services import erasure
 
     return erasure.do_purge().erased
+
+
+@shared_task(ignore_result=True)
+def alert_sla_breaches() -> int:
+    """Runs every SLA_ALERT_SECONDS (Celery beat): alerts supervisors, once a question,
+    about high and imminent questions near their first-response deadline, unclaimed."""
+    from psyconsole.questions.services import sla
+
+    return len(sla.do_alert_sla_breaches())

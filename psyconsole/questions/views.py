@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +16,7 @@ from django.urls import reverse
 from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from psyconsole.questions import limits, rubric, selectors
+from psyconsole.questions import limits, presence, rubric, selectors
 from psyconsole.questions.forms import AnnotationForm, QuestionForm, ReasonForm, ReplyForm
 from psyconsole.questions.models import Question, Review, RiskLevel, Status
 from psyconsole.questions.services.annotation import (
@@ -26,7 +25,6 @@ from psyconsole.questions.services.annotation import (
     do_annotate,
     do_sample_second_annotations,
 )
-from psyconsole.questions.services.audit import do_audit
 from psyconsole.questions.services.drafting import (
     REDRAFT_INSTRUCTIONS,
     do_cancel_draft,
@@ -78,7 +76,8 @@ def ask(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             submission = do_submit_question(form.cleaned_data["text"],
-                                                     form.cleaned_data["contact"] or None)
+                                            form.cleaned_data["contact"] or None,
+                                            human_only=form.cleaned_data["human_only"])
         except ValidationError as exc:
             _form_errors(form, exc)
         else:
@@ -113,13 +112,22 @@ def _tracked(tracking_code: str) -> Question:
 
 @require_GET
 def track(request: HttpRequest, tracking_code: str) -> HttpResponse:
+    from psyconsole.questions.supervision_selectors import delivered_correction
+
     question = _tracked(tracking_code)
     reply = selectors.delivered_reply(question)
+    correction = delivered_correction(question) if reply else None
     base = request.build_absolute_uri("/").rstrip("/")
     return render(request, "public/track.html", {
         "question": question, "reply": reply,
         "client_status": CLIENT_STATUS[question.status],
         "reply_text": selectors.client_reply_text(reply.final_text, base) if reply else "",
+        # A supervisor's follow-up after the audit, shown under the reply, which is kept.
+        "correction": correction,
+        "correction_text": selectors.client_reply_text(correction.text, base)
+        if correction else "",
+        "reply_disclosure": selectors.reply_disclosure(question),
+        "human_only_notice": selectors.HUMAN_ONLY_NOTICE if question.human_only else "",
         "can_withdraw": question.status in OPEN_STATES,
     })
 
@@ -189,7 +197,11 @@ def _is_staff_caller(request: HttpRequest) -> bool:
 @staff_required
 @require_GET
 def queue_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "console/queue.html", _queue_context(request))
+    from psyconsole.questions.supervision_selectors import open_feedback
+
+    # Feedback from a supervisor's audit, until the counsellor acknowledges it.
+    return render(request, "console/queue.html", {**_queue_context(request),
+                                                  "feedback": list(open_feedback(request.user))})
 
 
 @login_required
@@ -209,8 +221,13 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
         status = None
     if topic not in TOPIC_PATTERNS:
         topic = None
+    questions = list(selectors.queue(status=status, risk_level=risk, topic=topic)[:200])
+    # "viewing: ..." beside the questions others have open; console.js keeps it live.
+    viewing = presence.names_viewing([q.pk for q in questions], besides=request.user.pk)
+    for q in questions:
+        q.viewing = viewing.get(q.pk, [])
     return {
-        "questions": selectors.queue(status=status, risk_level=risk, topic=topic)[:200],
+        "questions": questions,
         "status": status or "", "risk": risk or "", "topic": topic or "",
         "statuses": Status.choices, "risks": ["imminent", "high", "moderate", "low", "none"],
         "topics": sorted(TOPIC_PATTERNS),
@@ -287,6 +304,9 @@ def _question_context(request: HttpRequest, question_id: int, *, reply_text: str
         "reason_max_chars": limits.REASON_MAX_CHARS,
         "audit_events": selectors.audit_trail(question)
         if request.user.has_perm("questions.audit_reply") else None,
+        # Who else has this page open now ("Also viewing"); console.js keeps it live.
+        "viewers": presence.names_viewing([question.pk], besides=request.user.pk)
+        .get(question.pk, []),
     }
 
 
@@ -548,38 +568,3 @@ def adjudicate(request: HttpRequest, review_id: int) -> HttpResponse:
     else:
         messages.success(request, f"Adjudicated {dimension} for review #{review.pk}.")
     return redirect("console:agreement")
-
-
-@login_required
-@permission_required("questions.audit_reply", raise_exception=True)
-@require_GET
-def audit_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "console/audit.html", _audit_context(request))
-
-
-def _audit_context(request: HttpRequest) -> dict[str, Any]:
-    reviews = list(selectors.approved_reviews(
-        overridden=True if request.GET.get("overridden") else None)[:100])
-    for review in reviews:
-        draft_text = review.draft.text if review.draft else ""
-        review.diff = list(difflib.unified_diff(
-            draft_text.splitlines(), review.final_text.splitlines(),
-            "draft", "approved reply", lineterm="", n=1,
-        ))
-    return {"reviews": reviews}
-
-
-@login_required
-@permission_required("questions.audit_reply", raise_exception=True)
-@require_POST
-def audit_review(request: HttpRequest, review_id: int) -> HttpResponse:
-    review = get_object_or_404(Review, pk=review_id)
-    try:
-        do_audit(review, request.user, request.POST.get("note", ""))
-        messages.success(request, f"Review #{review.pk} audited.")
-    except ValidationError as exc:
-        return _refused(request, "console/audit.html", _audit_context(request), exc)
-    except (TransitionError, PermissionDenied) as exc:
-        messages.error(request, str(exc))
-    return redirect("console:audit")
-

@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 
 from psyconsole.questions import roles
-from psyconsole.questions.models import Question
+from psyconsole.questions.models import Question, Review
 from tests.browser.conftest import axe_violations, sign_in
 from tests.factories import make_user
 
@@ -115,9 +115,12 @@ def test_every_page_passes_axe_and_the_console_works_for_a_shift(open_page: Any)
     top = sam.locator(".escalation")
     assert REASON in top.inner_text()
     scan(sam, "question: escalated")
-    for path in ("/console/audit/", "/console/annotations/assigned/", "/console/agreement/"):
+    for path in ("/console/audit/", "/console/annotations/assigned/", "/console/agreement/",
+                 "/console/dashboard/"):
         sam.goto(path)
         scan(sam, path)
+    sam.goto(f"/console/reviews/{Review.objects.get(question=everyday).pk}/audit/")
+    scan(sam, "audit view")
 
     ada = open_page("/")
     sign_in(ada, "ada")

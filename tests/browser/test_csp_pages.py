@@ -36,7 +36,18 @@ def test_pages_load_with_no_policy_violation(open_page: Any) -> None:
     page.locator(".swagger-ui .info .title").wait_for()  # Swagger UI rendered
     page.goto("/admin/login/")
     page.locator("input[name=username]").wait_for()
-    assert violations == []
+    # The dashboard's charts are SVG images with inline style, shown under the page's
+    # strict policy: they must load, and nothing may be refused.
+    make_user("sam", roles.SUPERVISOR)
+    sam = open_page("/")
+    dashboard_violations = _watch(sam)
+    sign_in(sam, "sam")
+    sam.goto("/console/dashboard/")
+    sam.locator("#queue-depth img").wait_for()
+    sam.wait_for_load_state("load")
+    assert sam.evaluate("[...document.images].length") >= 1
+    assert sam.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    assert violations == [] and dashboard_violations == []
 
 
 def test_a_dismissed_confirmation_stops_the_withdrawal(open_page: Any) -> None:

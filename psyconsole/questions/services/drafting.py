@@ -50,10 +50,30 @@ DRAFT_PRIORITY = {
 BACKGROUND_PRIORITY = 9
 
 
+def check_can_draft(question: Question) -> None:
+    """Raises TransitionError (a 409) for a question whose client asked for a reply
+    written without AI: the model never drafts it, whoever asks."""
+    if question.human_only or _is_human_only(question.pk):
+        raise TransitionError(f"The client asked for a reply written without AI: question "
+                              f"#{question.pk} is never sent to the model. Write the reply "
+                              "yourself.")
+
+
+def _is_human_only(question_id: int) -> bool:
+    """Read from the database, not from an object a caller may have built or kept."""
+    return Question.objects.filter(pk=question_id, human_only=True).exists()
+
+
 def queue_draft(question: Question, *, redraft: bool = False, background: bool = False,
                 instruction: str = "", candidates: int = 1) -> None:
     """Queues drafting after commit. If the broker is down, the question simply waits in
-    the queue; counsellors can still claim and answer it."""
+    the queue; counsellors can still claim and answer it.
+
+    A question whose client asked for a reply without AI (`human_only`) is never queued:
+    every path that asks for a draft (intake, release, the sweeper, a redraft) comes
+    through here, and the worker refuses it too (`_start_drafting`)."""
+    if question.human_only:
+        return
     question_id = question.pk
     priority = DRAFT_PRIORITY[RiskLevel(question.risk_level)]
     if background and priority > 0:  # a crisis is never put in the background
@@ -201,6 +221,12 @@ def _start_drafting(question_id: int, *, redraft: bool, instruction: str
     question = Question.objects.filter(pk=question_id).first()
     if question is None:
         return None
+    if question.human_only:
+        # Defence in depth: no task is queued for it, but one that arrives anyway (an
+        # old message, a requeue by hand) takes no lease, writes no Draft and sends
+        # nothing to any engine.
+        logger.warning("Question #%s: the client asked for no AI; not drafted", question_id)
+        return None
     now = timezone.now()
     if (question.status in (Status.DRAFTING, Status.IN_REVIEW)
             and question.drafting_lease_expires_at
@@ -241,6 +267,13 @@ def do_store_drafts(question: Question, lease: datetime, composed: list[Composed
     no longer this worker's. Also how the demo seeds replayed drafts."""
     from inference.versions import ensure_model_version
 
+    if _is_human_only(question.pk):
+        # Defence in depth: no path should lease such a question; if one did, its lease
+        # is ended and what was written is discarded, never stored or shown.
+        logger.warning("Question #%s: the client asked for no AI; draft discarded",
+                       question.pk)
+        _give_back(question, lease, "draft_cancelled", "the client asked for no AI")
+        return []
     with transaction.atomic():
         try:
             # A question claimed meanwhile stays claimed: the draft is added beside the
@@ -277,12 +310,12 @@ def do_generate_draft(question_id: int, *, redraft: bool = False, instruction: s
     A plain first draft for a question below high risk also takes other questions
     waiting for their first draft, up to DRAFT_BATCH_SIZE, and drafts them together
     (see do_generate_drafts_together)."""
+    started = _start_drafting(question_id, redraft=redraft, instruction=instruction)
+    if started is None:
+        return []  # before the model's code is even imported (a question with no AI too)
     from inference.drafting import compose_draft
     from psyconsole.screening.levels import is_crisis
 
-    started = _start_drafting(question_id, redraft=redraft, instruction=instruction)
-    if started is None:
-        return []
     question, lease = started
     if (not redraft and candidates == 1 and settings.DRAFT_BATCH_SIZE > 1
             and question.risk_level not in NEVER_BATCHED):
@@ -319,7 +352,8 @@ def _take_waiting_questions(limit: int, exclude: set[int]) -> list[tuple[Questio
     """Leases up to `limit` more questions waiting for a first draft, most urgent first;
     their own queued tasks then find them taken and do nothing."""
     taken: list[tuple[Question, datetime]] = []
-    waiting = (Question.objects.filter(status=Status.SCREENED, drafts__isnull=True)
+    waiting = (Question.objects.filter(status=Status.SCREENED, drafts__isnull=True,
+                                       human_only=False)
                .exclude(pk__in=exclude)
                .exclude(risk_level__in=NEVER_BATCHED)
                .order_by("-priority", "created_at").values_list("pk", flat=True)[:limit * 2])
@@ -435,14 +469,15 @@ def do_sweep_stuck_drafts() -> list[int]:
     requeued = []
     for question in Question.objects.filter(status__in=[Status.DRAFTING, Status.IN_REVIEW],
                                             drafting_lease_expires_at__lt=now):
-        if states.expire_drafting_lease(question, states.SYSTEM, now):
+        if states.expire_drafting_lease(question, states.SYSTEM, now) and not question.human_only:
             queue_draft(question)
             requeued.append(question.pk)
     waiting_since = now - timedelta(seconds=settings.DRAFT_REQUEUE_AFTER_SECONDS)
     # A claimed question still waiting for its first draft is drafted beside the claim.
+    # One whose client asked for no AI waits for a counsellor, never for a draft.
     waiting = list(Question.objects.filter(Q(status=Status.SCREENED) | Q(
         status=Status.IN_REVIEW, drafting_lease_expires_at__isnull=True),
-        drafts__isnull=True, updated_at__lt=waiting_since))
+        drafts__isnull=True, updated_at__lt=waiting_since, human_only=False))
     # A question whose task is still in the broker is only waiting its turn in a long
     # queue: requeueing it would flood the broker with duplicates. If the broker cannot
     # be read, every waiting question is requeued, which is safe.
@@ -470,6 +505,7 @@ def do_request_redraft(question: Question, user: AbstractBaseUser, instruction: 
     beside their text, and their edits are never touched (the worker writes no
     ReplyEdit)."""
     check_can(user, "questions.claim_question")
+    check_can_draft(question)
     instruction, candidates = check_redraft_request(instruction, candidates)
     if question.status == Status.IN_REVIEW:
         check_holds_claim(question, user)

@@ -14,6 +14,8 @@ What is copied where, and what erasure does with it:
 - ReplyEdit and Review: the counsellors' reply text (`text`, `final_text`) often quotes
   or addresses the client, and the review's guardrail findings hold excerpts of it: all
   blanked. Reviewers' reasons and audit notes are staff text and stay.
+- Correction (a supervisor's follow-up reply after an audit): its `text` and `findings`
+  are blanked like a review's. Feedback notes are staff text and stay.
 - ScreeningLabel keeps a copy of the text as a training example: deleted (a label with
   no text teaches the screener nothing); the risk override stays in the audit trail.
 - Annotations and adjudications hold ratings, tags and staff notes, no client copy.
@@ -48,6 +50,7 @@ from psyconsole.exports.models import Export
 from psyconsole.questions import limits, states
 from psyconsole.questions.models import (
     AuditEvent,
+    Correction,
     Draft,
     Question,
     ReplyEdit,
@@ -124,6 +127,9 @@ def _erase(question: Question, actor: Actor, reason: str) -> Question:
         edits = ReplyEdit.objects.filter(question=question).update(text=ERASED_TEXT)
         reviews = (Review.objects.filter(question=question).exclude(final_text="")
                    .update(final_text=ERASED_TEXT, findings=[]))
+        # A supervisor's correction is a reply to the client too (services/supervision.py).
+        corrections = Correction.objects.filter(review__question=question).update(
+            text=ERASED_TEXT, findings=[])
         labels, _ = ScreeningLabel.objects.filter(question=question).delete()
         exports = _exports_that_may_hold(question)
         when = timezone.now()
@@ -138,6 +144,7 @@ def _erase(question: Question, actor: Actor, reason: str) -> Question:
             question, actor, reason=reason,
             # Counts only: the audit trail says what happened, never what was written.
             data={"drafts": drafts, "edits": edits, "reviews": reviews,
+                  "corrections": corrections,
                   "screening_labels": labels,
                   "exports_deleted": [export.pk for export in exports]},
             text=ERASED_TEXT, contact="", idempotency_key=None, request_fingerprint="",

@@ -40,6 +40,13 @@ def check_idempotency_key(value: str | None) -> str | None:
     return key
 
 
+def check_human_only(value: object) -> bool:
+    """The client's choice of a reply written without AI: strictly true or false (a
+    "yes", a 1 or a list is refused rather than guessed at, since it decides whether
+    their words ever reach the model)."""
+    if not isinstance(value, bool):
+        raise ValidationError({"human_only": "human_only must be true or false."})
+    return value
 
 
 @dataclass(frozen=True)
@@ -48,8 +55,11 @@ class Submission:
     created: bool
 
 
-def _fingerprint(text: str, contact: str) -> str:
-    return hashlib.sha256(f"{text}\x00{contact}".encode()).hexdigest()
+def _fingerprint(text: str, contact: str, human_only: bool = False) -> str:
+    # The choice is added only when made, so questions stored before it keep their
+    # fingerprints; a retry that changes the choice is another question.
+    choice = "\x00human_only" if human_only else ""
+    return hashlib.sha256(f"{text}\x00{contact}{choice}".encode()).hexdigest()
 
 
 def _replay(key: str, fingerprint: str) -> Question | None:
@@ -66,15 +76,18 @@ def _replay(key: str, fingerprint: str) -> Question | None:
 
 def do_submit_question(text: object, contact: object = None,
                        idempotency_key: str | None = None, *,
-                       background: bool = False) -> Submission:
+                       background: bool = False, human_only: object = False) -> Submission:
     """Stores, screens and queues a client question. Screening never uses the model.
 
     `background` drafts it after every live question (used for bulk imports and demo
-    data, so they never hold up a real client)."""
+    data, so they never hold up a real client). `human_only`: the client asked for a
+    reply written without AI; it is screened like any question (the crisis alert and
+    the priority do not depend on the choice) but never queued for drafting."""
     text = check_question_text(text)
     contact = check_contact(contact)
     key = check_idempotency_key(idempotency_key)
-    fingerprint = _fingerprint(text, contact)
+    human_only = check_human_only(human_only)
+    fingerprint = _fingerprint(text, contact, human_only)
     if key is not None:
         existing = _replay(key, fingerprint)
         if existing is not None:
@@ -85,7 +98,7 @@ def do_submit_question(text: object, contact: object = None,
         with transaction.atomic():
             question = states.create_received(
                 actor=states.CLIENT, text=text, contact=contact, idempotency_key=key,
-                request_fingerprint=fingerprint,
+                request_fingerprint=fingerprint, human_only=human_only,
             )
             states.transition(
                 question, Status.SCREENED, states.SCREENER,
@@ -96,7 +109,7 @@ def do_submit_question(text: object, contact: object = None,
             )
             if result.is_crisis:
                 events.crisis_alert(question.pk, question.risk_level)
-            queue_draft(question, background=background)
+            queue_draft(question, background=background)  # a no-op for human_only
     except IntegrityError:
         # A concurrent request with the same idempotency key won the race.
         if key is None:

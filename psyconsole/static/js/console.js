@@ -6,6 +6,10 @@
   const path = script.dataset.wsPath;
   const liveState = () => document.getElementById("live-state");
   const questionPage = document.querySelector(".question-page");
+  const supervisor = script.dataset.supervisor === "1";
+  // Presence: a page tells the server every 20 s that it is still open (the server drops
+  // an entry after PSY_PRESENCE_TTL_SECONDS without one).
+  const HEARTBEAT_MS = 20000;
   let delay = 1000;
 
   function isThisQuestion(msg) {
@@ -153,6 +157,56 @@
     box.prepend(div);
   }
 
+  // A supervisor's SLA alert: a high or imminent question near its first-response
+  // deadline with nobody on it. One banner a question, replaced when it comes again.
+  function slaText(riskLevel, questionId, waitingSeconds, dueInSeconds) {
+    const due = dueInSeconds >= 60 ? "deadline in " + span(dueInSeconds * 1000)
+      : dueInSeconds > 0 ? "deadline in under a minute"
+        : "deadline passed " + span(-dueInSeconds * 1000) + " ago";
+    return "SLA: " + riskLevel + " question #" + questionId + " unclaimed for "
+      + span(waitingSeconds * 1000) + " \u2014 " + due;
+  }
+  function showSlaAlert(msg) {
+    const box = document.getElementById("alerts");
+    if (!box) { return; }
+    const id = Number(msg.question_id);
+    const div = document.createElement("div");
+    div.className = "alert sla-alert";
+    div.dataset.slaQuestion = String(id);
+    const link = document.createElement("a");
+    link.href = "/console/questions/" + id + "/";
+    link.textContent = slaText(String(msg.risk_level), id, Number(msg.waiting_seconds),
+      Number(msg.due_in_seconds));
+    div.appendChild(link);
+    const old = box.querySelector('.sla-alert[data-sla-question="' + id + '"]');
+    if (old) { old.replaceWith(div); } else { box.prepend(div); }
+  }
+  // After a reconnect: the server's list of questions near their deadline replaces ours.
+  function replaceSlaAlerts(fresh) {
+    const box = document.getElementById("alerts");
+    const freshBox = fresh.getElementById("alerts");
+    if (!box || !freshBox) { return; }
+    box.querySelectorAll(".sla-alert").forEach((el) => el.remove());
+    box.prepend(...Array.from(freshBox.querySelectorAll(".sla-alert")).map((el) => document.importNode(el, true)));
+  }
+
+  // Presence: who else has a question open, and who holds its claim. The server sends
+  // names only, never this page's own user. Text changes only when it differs, so the
+  // polite live region speaks only real changes.
+  function setText(el, text) {
+    if (el && el.textContent !== text) { el.textContent = text; }
+  }
+  function showPresence(msg) {
+    const names = Array.isArray(msg.viewers) ? msg.viewers.map(String) : [];
+    const marker = document.querySelector('.viewing[data-viewing="' + Number(msg.question_id) + '"]');
+    setText(marker, names.length ? "viewing: " + names.join(", ") : "");
+    if (!isThisQuestion(msg)) { return; }
+    const box = document.getElementById("presence");
+    if (!box) { return; }
+    setText(box.querySelector(".also-viewing"), names.length ? "Also viewing: " + names.join(", ") : "");
+    setText(box.querySelector(".claimed-by"), msg.claimed_by ? "Claimed by " + String(msg.claimed_by) : "");
+  }
+
   // The queue's clocks ("Waiting", "First response due") tick between pushes: rows carry
   // their times in data attributes (data-since, data-due, data-overdue-since), and the
   // text is recomputed every 30 s, in the words Django's timesince uses.
@@ -192,12 +246,14 @@
   // counsellor's text alone.
   function catchUp() {
     document.body.dispatchEvent(new Event("queue-changed"));
-    if (!questionPage) { return; }
+    if (!questionPage && !supervisor) { return; }
     fetch(location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then((response) => (response.ok ? response.text() : ""))
       .then((html) => {
         if (!html) { return; }
         const fresh = new DOMParser().parseFromString(html, "text/html");
+        if (supervisor) { replaceSlaAlerts(fresh); }
+        if (!questionPage) { return; }
         const pre = fresh.querySelector("#live-draft pre");
         const box = fresh.getElementById("drafting-status");
         const text = pre ? pre.textContent.trim() : "";
@@ -216,8 +272,12 @@
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     const socket = new WebSocket(scheme + location.host + path);
+    let heartbeat = null;
     socket.onopen = () => {
       delay = 1000;
+      heartbeat = setInterval(() => {
+        if (socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify({ heartbeat: true })); }
+      }, HEARTBEAT_MS);
       const s = liveState(); if (s) { s.textContent = "live"; s.classList.add("on"); }
       if (connectedBefore) { catchUp(); }
       connectedBefore = true;
@@ -225,6 +285,8 @@
     socket.onmessage = (event) => {
       const msg = JSON.parse(event.data);
       if (msg.event === "crisis.alert") { showAlert(msg); }
+      if (msg.event === "sla_alert") { showSlaAlert(msg); }
+      if (msg.event === "presence") { showPresence(msg); }
       if (msg.event === "draft.progress" && isThisQuestion(msg)) {
         // The streamed draft goes beside the counsellor's text, never into it.
         showDraft(String(msg.text), "The model's draft, being written now");
@@ -256,6 +318,7 @@
       }
     };
     socket.onclose = () => {
+      clearInterval(heartbeat);
       const s = liveState(); if (s) { s.textContent = "reconnecting…"; s.classList.remove("on"); }
       setTimeout(connect, delay); delay = Math.min(delay * 2, 30000);
     };
