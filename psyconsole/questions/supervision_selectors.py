@@ -26,8 +26,19 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, QuerySet, Value, When
-from django.db.models.functions import Mod
+from django.db.models import (
+    BooleanField,
+    Case,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Mod
 
 from psyconsole.questions.models import (
     AuditEvent,
@@ -75,11 +86,14 @@ def with_sampling(reviews: QuerySet[Review]) -> QuerySet[Review]:
     setting) and `sampled`, the policy's answer; plus `is_overridden` and
     `correction_overridden` for the overrides filter."""
     threshold = int(settings.AUDIT_SAMPLE_SHARE * HASH_RANGE)
-    reviews = reviews.annotate(
+    # The findings are matched as JSON text, not with JSONField's `contains`: SQLite (the
+    # demo's database) has no containment lookup. PostgreSQL's jsonb and Django's
+    # json.dumps on SQLite both write `"key": "value"`, so the same text matches on both.
+    reviews = reviews.annotate(findings_text=Cast("findings", TextField())).annotate(
         high_risk=_flag(Q(question__risk_level__in=CRISIS_LEVELS)),
         guardrail_finding=_flag(~Q(override_reason="")
-                                | Q(findings__contains=[{"severity": "block"}])
-                                | Q(findings__contains=[{"severity": "warn"}])),
+                                | Q(findings_text__contains='"severity": "block"')
+                                | Q(findings_text__contains='"severity": "warn"')),
         risk_override=Exists(AuditEvent.objects.filter(question=OuterRef("question"),
                                                        action="risk_override")),
         sample_bucket=Mod(Mod(F("id"), Value(2 ** 31)) * Value(HASH_MULTIPLIER),
